@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv demo test lint format bench clean
+
+venv:
+	@bash scripts/bootstrap.sh
+
+demo: venv
+	$(BIN)/gigalearn graph demo
+
+# pytest exits 5 when it collects no test: that is a broken suite, not a pass.
+test: venv
+	@bash scripts/system-deps.sh
+	$(BIN)/ruff check gigalearn tests benchmarks
+	$(BIN)/ruff format --check gigalearn tests benchmarks
+	@$(BIN)/pytest; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint:
+	$(BIN)/ruff check gigalearn tests benchmarks
+	$(BIN)/ruff format --check gigalearn tests benchmarks
+
+format:
+	$(BIN)/ruff format gigalearn tests benchmarks
+	$(BIN)/ruff check --fix gigalearn tests benchmarks
+
+bench: venv
+	$(BIN)/python benchmarks/bench_preprocess.py
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

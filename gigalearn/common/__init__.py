@@ -1,0 +1,1 @@
+"""What `gigalearn.graph` and `gigalearn.wm` really share: errors, config loading, atomic writes."""

@@ -1,0 +1,1 @@
+"""Graph learning on relational tables: ingestion, sampling, training, inference, evaluation."""

@@ -1,0 +1,299 @@
+"""The typed task config: where the data is, what the graph is, what to learn (DESIGN.md)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from gigalearn.common.config_loading import load_yaml_config, validate_config
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_METRIC = re.compile(r"^(recall|ndcg|hit|precision)@[1-9][0-9]*$|^(mrr|accuracy|macro_f1|auc)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Model):
+    """A relational source read through Ibis. Relative paths are relative to the working folder."""
+
+    engine: Literal["duckdb", "sqlite", "postgres", "files"] = "duckdb"
+    uri: str | None = None
+    """duckdb: database file (None = in-memory); sqlite: file; postgres: URL; files: a folder of
+    Parquet/CSV files, each one a table named after the file."""
+    dataset: Literal["movielens-100k", "movielens-1m"] | None = None
+    """If set and the DuckDB file `uri` does not exist yet, fetch this dataset into it first."""
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceConfig:
+        if self.engine in ("sqlite", "postgres", "files") and not self.uri:
+            raise ValueError(f"engine '{self.engine}' needs a 'uri'")
+        if self.dataset and (self.engine != "duckdb" or not self.uri):
+            raise ValueError("'dataset' fetches into a DuckDB file: set engine: duckdb and a uri")
+        return self
+
+
+# ---- feature transforms -------------------------------------------------------------------
+
+MissingPolicy = Literal["error", "fill", "indicator"]
+
+
+class _Transform(_Model):
+    column: str | None = None
+    """Source column; defaults to the feature's name."""
+    missing: MissingPolicy = "error"
+    """What to do with NULL / NaN: fail naming the row, fill with `fill_value` (or the fitted
+    mean / an empty category), or fill and add a 0/1 indicator column."""
+    fill_value: float | str | None = None
+
+
+class Passthrough(_Transform):
+    kind: Literal["passthrough"]
+    length: int | None = Field(None, ge=1, description="fixed list length; None for a scalar")
+
+
+class Standardize(_Transform):
+    kind: Literal["standardize"]
+
+
+class MinMax(_Transform):
+    kind: Literal["min_max"]
+
+
+class Log1p(_Transform):
+    kind: Literal["log1p"]
+
+
+class Bucketize(_Transform):
+    kind: Literal["bucketize"]
+    boundaries: list[float] | None = None
+    num_buckets: int | None = Field(None, ge=2, description="quantile buckets fitted on the data")
+
+    @model_validator(mode="after")
+    def _one(self) -> Bucketize:
+        if (self.boundaries is None) == (self.num_buckets is None):
+            raise ValueError("give exactly one of 'boundaries' or 'num_buckets'")
+        if self.boundaries is not None and sorted(self.boundaries) != self.boundaries:
+            raise ValueError("'boundaries' must be increasing")
+        return self
+
+
+class Categorical(_Transform):
+    kind: Literal["categorical"]
+    max_vocab: int | None = Field(None, ge=1)
+    min_count: int = Field(1, ge=1)
+
+
+class MultiHot(_Transform):
+    kind: Literal["multi_hot"]
+    sep: str = "|"
+    max_vocab: int | None = Field(None, ge=1)
+    min_count: int = Field(1, ge=1)
+
+
+class Hashing(_Transform):
+    kind: Literal["hashing"]
+    buckets: int = Field(32, ge=2)
+
+
+def _normalize_feature(value: Any) -> Any:
+    """Accept `standardize`, `{multi_hot: {sep: "|"}}` or `{kind: multi_hot, sep: "|"}`."""
+    if isinstance(value, str):
+        return {"kind": value}
+    if isinstance(value, dict) and "kind" not in value and len(value) == 1:
+        ((kind, params),) = value.items()
+        return {"kind": kind, **(params or {})}
+    return value
+
+
+FeatureSpec = Annotated[
+    Passthrough | Standardize | MinMax | Log1p | Bucketize | Categorical | MultiHot | Hashing,
+    Field(discriminator="kind"),
+    BeforeValidator(_normalize_feature),
+]
+
+
+# ---- nodes and edges ----------------------------------------------------------------------
+
+
+class _Relation(_Model):
+    table: str | None = None
+    query: str | None = None
+    """SQL run in the source instead of a table."""
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> _Relation:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        return self
+
+    @property
+    def relation_name(self) -> str:
+        return f"table '{self.table}'" if self.table else "query"
+
+
+class NodeConfig(_Relation):
+    id: str
+    features: dict[str, FeatureSpec] = {}
+    label: str | None = None
+    """Column of class labels for node classification (any type; enumerated to 0..C-1)."""
+
+
+class EdgeConfig(_Relation):
+    type: tuple[str, str, str]
+    src: str
+    dst: str
+    weight: str | None = None
+    time: str | None = None
+    """Timestamp column (numeric or timestamp; stored as int64 seconds or the raw number)."""
+    features: dict[str, FeatureSpec] = {}
+    reverse: bool | str = False
+    """Also expose the reversed edge type; True names it `rev_<relation>`."""
+    self_loops: Literal["keep", "drop", "error"] = "keep"
+    duplicates: Literal["keep", "drop", "error"] = "keep"
+    """Parallel edges with the same (src, dst): keep all, keep the earliest, or fail."""
+    dangling: Literal["drop", "error"] = "error"
+    """Edges whose endpoint is not a node: drop and count them, or fail naming a few."""
+
+    @property
+    def reverse_type(self) -> tuple[str, str, str] | None:
+        if self.reverse is False:
+            return None
+        rel = self.reverse if isinstance(self.reverse, str) else f"rev_{self.type[1]}"
+        return (self.type[2], rel, self.type[0])
+
+
+# ---- later stages (validated now, used by the sampling / training issues) -------------------
+
+
+class SplitConfig(_Model):
+    strategy: Literal["random", "temporal", "inductive"] = "random"
+    val: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.1, ge=0, lt=1)
+    seed: int = 0
+
+
+class TaskConfig(_Model):
+    kind: Literal["link_prediction", "node_classification"]
+    target: tuple[str, str, str] | str
+    """An edge type for link prediction, a node type for node classification."""
+    split: SplitConfig = SplitConfig()
+
+
+class NegativesConfig(_Model):
+    in_batch: bool = True
+    random: int = Field(0, ge=0)
+    hard: str | None = None
+
+
+class SamplingConfig(_Model):
+    fanout: list[int] = [10, 10]
+    negatives: NegativesConfig = NegativesConfig()
+
+    @field_validator("fanout")
+    @classmethod
+    def _fanout(cls, v: list[int]) -> list[int]:
+        if not v or any(f == 0 or f < -1 for f in v):
+            raise ValueError("fanout is a non-empty list of positive counts (or -1 for all)")
+        return v
+
+
+class ModelConfig(_Model):
+    encoder: str = "sage"
+    hidden: int = Field(64, ge=1)
+    layers: int = Field(2, ge=1)
+
+
+class TrainConfig(_Model):
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(512, ge=1)
+    lr: float = Field(0.001, gt=0)
+
+
+class InferConfig(_Model):
+    write_back: str | None = None
+
+
+class EvaluateConfig(_Model):
+    metrics: list[str] = ["recall@20", "ndcg@20", "mrr"]
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: list[str]) -> list[str]:
+        bad = [m for m in v if not _METRIC.match(m)]
+        if bad:
+            raise ValueError(
+                f"unknown metric(s) {bad}; use recall@K, ndcg@K, hit@K, precision@K, mrr, "
+                "accuracy, macro_f1 or auc"
+            )
+        return v
+
+
+class GraphConfig(_Model):
+    """A whole task: one YAML file."""
+
+    name: str
+    source: SourceConfig = SourceConfig()
+    nodes: dict[str, NodeConfig]
+    edges: list[EdgeConfig] = []
+    task: TaskConfig | None = None
+    sampling: SamplingConfig = SamplingConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    infer: InferConfig = InferConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+    @model_validator(mode="after")
+    def _references(self) -> GraphConfig:
+        for name in [self.name, *self.nodes]:
+            if not _NAME.match(name):
+                raise ValueError(f"'{name}' is not a valid name (letters, digits, _ and -)")
+        if not self.nodes:
+            raise ValueError("'nodes' declares no node type")
+        seen: set[tuple[str, str, str]] = set()
+        for i, e in enumerate(self.edges):
+            for end in (e.type[0], e.type[2]):
+                if end not in self.nodes:
+                    raise ValueError(
+                        f"edges[{i}].type {list(e.type)} names node type '{end}', which is not "
+                        f"declared under 'nodes' (declared: {sorted(self.nodes)})"
+                    )
+            for t in (e.type, e.reverse_type):
+                if t is None:
+                    continue
+                if t in seen:
+                    raise ValueError(f"edge type {list(t)} is declared twice")
+                seen.add(t)
+        if self.task is not None:
+            tgt = self.task.target
+            if self.task.kind == "link_prediction" and tuple(tgt) not in seen:
+                raise ValueError(f"task.target {tgt} is not a declared edge type")
+            if self.task.kind == "node_classification":
+                if not isinstance(tgt, str) or tgt not in self.nodes:
+                    raise ValueError(f"task.target '{tgt}' is not a declared node type")
+                if self.nodes[tgt].label is None:
+                    raise ValueError(f"node classification needs nodes.{tgt}.label")
+        return self
+
+    @property
+    def edge_types(self) -> list[tuple[str, str, str]]:
+        out = []
+        for e in self.edges:
+            out.append(e.type)
+            if e.reverse_type:
+                out.append(e.reverse_type)
+        return out
+
+
+def load_config(path: str | Path) -> GraphConfig:
+    """Load and validate a task config YAML file."""
+    return load_yaml_config(path, GraphConfig)
+
+
+def config_from_dict(data: dict, source: str = "<config>") -> GraphConfig:
+    """Validate a task config given as a mapping (e.g. built in a notebook or a test)."""
+    return validate_config(data, GraphConfig, source)

@@ -1,0 +1,1 @@
+"""Relational rows → enumerated ids, fitted feature transforms and CSR arrays."""

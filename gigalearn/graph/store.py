@@ -1,0 +1,163 @@
+"""GraphStore: the on-disk graph every later stage reads (DESIGN.md, "GraphStore").
+
+Layout under the store folder:
+  metadata.json                          counts, schema, fitted transforms, build report
+  nodes/<type>/ids.parquet               original ids; row i has dense id i
+  nodes/<type>/features.npy              float32 [n, d]
+  nodes/<type>/labels.npy                int64 [n] (-1 = unlabelled), when a label is declared
+  edges/<src>__<rel>__<dst>/             per declared edge type, in canonical (src, dst) order:
+      src.npy dst.npy                    endpoints by edge id (dst doubles as the out-CSR indices)
+      out_indptr.npy                     out-CSR offsets over src
+      in_indptr.npy in_indices.npy in_eid.npy   in-CSR: per dst, its sources and edge ids
+      time.npy weight.npy features.npy   optional, indexed by edge id
+A reverse edge type is an alias: its out-CSR is the forward type's in-CSR, so nothing is copied.
+Arrays open memory-mapped, so several processes share one copy through the page cache.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gigalearn.common.errors import DataError
+
+EdgeType = tuple[str, str, str]
+FORMAT_VERSION = 1
+
+
+def edge_dir_name(t: EdgeType) -> str:
+    return "__".join(t)
+
+
+@dataclass(frozen=True)
+class CSR:
+    """Compressed rows: neighbours of row r are indices[indptr[r]:indptr[r+1]], edge ids in eid."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    eid: np.ndarray | None
+    """None means the identity (edge id = position), true of every out-CSR here."""
+
+    def degrees(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+
+class GraphStore:
+    """Read-only view of a GraphStore folder; arrays are memory-mapped on first use."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        meta = self.path / "metadata.json"
+        if not meta.exists():
+            raise DataError(
+                f"{self.path}: not a GraphStore (no metadata.json); run "
+                "`gigalearn graph preprocess CONFIG` first"
+            )
+        self.metadata: dict[str, Any] = json.loads(meta.read_text())
+        if self.metadata.get("format_version") != FORMAT_VERSION:
+            raise DataError(
+                f"{self.path}: GraphStore format {self.metadata.get('format_version')}"
+                f" is not {FORMAT_VERSION}; rebuild it with this version"
+            )
+
+    # ---- schema --------------------------------------------------------------------------
+    @property
+    def node_types(self) -> list[str]:
+        return list(self.metadata["nodes"])
+
+    @property
+    def edge_types(self) -> list[EdgeType]:
+        return [tuple(e["type"]) for e in self.metadata["edges"]]
+
+    def num_nodes(self, node_type: str) -> int:
+        return self.node_meta(node_type)["count"]
+
+    def num_edges(self, edge_type: EdgeType) -> int:
+        return self.edge_meta(edge_type)["count"]
+
+    def node_meta(self, node_type: str) -> dict[str, Any]:
+        try:
+            return self.metadata["nodes"][node_type]
+        except KeyError:
+            raise KeyError(f"unknown node type '{node_type}' (known: {self.node_types})") from None
+
+    def edge_meta(self, edge_type: EdgeType) -> dict[str, Any]:
+        for e in self.metadata["edges"]:
+            if tuple(e["type"]) == tuple(edge_type):
+                return e
+        raise KeyError(f"unknown edge type {list(edge_type)} (known: {self.edge_types})")
+
+    # ---- arrays --------------------------------------------------------------------------
+    def _load(self, rel: str) -> np.ndarray:
+        return np.load(self.path / rel, mmap_mode="r")
+
+    def node_ids(self, node_type: str) -> pa.Array:
+        """Original ids of `node_type`; position i is dense id i."""
+        self.node_meta(node_type)
+        return self._ids[node_type]
+
+    @cached_property
+    def _ids(self) -> dict[str, pa.Array]:
+        return {
+            t: pq.read_table(self.path / "nodes" / t / "ids.parquet").column("id").combine_chunks()
+            for t in self.node_types
+        }
+
+    def node_features(self, node_type: str) -> np.ndarray:
+        return self._load(f"nodes/{node_type}/features.npy")
+
+    def node_labels(self, node_type: str) -> np.ndarray | None:
+        meta = self.node_meta(node_type)
+        return self._load(f"nodes/{node_type}/labels.npy") if meta.get("label") else None
+
+    def _edge_array(self, edge_type: EdgeType, name: str) -> np.ndarray | None:
+        meta = self.edge_meta(edge_type)
+        base = meta.get("reverse_of") or meta["type"]
+        path = self.path / "edges" / edge_dir_name(tuple(base)) / f"{name}.npy"
+        return np.load(path, mmap_mode="r") if path.exists() else None
+
+    def csr(self, edge_type: EdgeType, direction: Literal["out", "in"] = "out") -> CSR:
+        """Neighbours along `edge_type`: 'out' indexes by source, 'in' by destination."""
+        reverse = self.edge_meta(edge_type).get("reverse_of") is not None
+        if (direction == "out") != reverse:
+            return CSR(
+                self._edge_array(edge_type, "out_indptr"), self._edge_array(edge_type, "dst"), None
+            )
+        return CSR(
+            self._edge_array(edge_type, "in_indptr"),
+            self._edge_array(edge_type, "in_indices"),
+            self._edge_array(edge_type, "in_eid"),
+        )
+
+    def edge_index(self, edge_type: EdgeType) -> tuple[np.ndarray, np.ndarray]:
+        """(src, dst) dense ids by edge id, in the direction of `edge_type`."""
+        src, dst = self._edge_array(edge_type, "src"), self._edge_array(edge_type, "dst")
+        return (dst, src) if self.edge_meta(edge_type).get("reverse_of") else (src, dst)
+
+    def edge_time(self, edge_type: EdgeType) -> np.ndarray | None:
+        return self._edge_array(edge_type, "time")
+
+    def edge_weight(self, edge_type: EdgeType) -> np.ndarray | None:
+        return self._edge_array(edge_type, "weight")
+
+    def edge_features(self, edge_type: EdgeType) -> np.ndarray | None:
+        return self._edge_array(edge_type, "features")
+
+    # ---- id translation ------------------------------------------------------------------
+    def to_dense(self, node_type: str, original: list | pa.Array) -> np.ndarray:
+        """Dense ids of original ids; -1 where an id is unknown."""
+        import pyarrow.compute as pc
+
+        ids = self.node_ids(node_type)
+        values = pa.array(original, type=ids.type) if isinstance(original, list) else original
+        return pc.index_in(values, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+
+    def to_original(self, node_type: str, dense: np.ndarray) -> pa.Array:
+        return self.node_ids(node_type).take(pa.array(np.asarray(dense)))

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs: a PostgreSQL server (started by the tests on loopback).
+# Installs only what is missing; needs root (or sudo) on a machine without them.
+set -euo pipefail
+need=()
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
