@@ -86,7 +86,7 @@ def _numeric(values: pa.Array, spec: FeatureSpec, where: str) -> np.ndarray:
                 f"{where}: list lengths must all be {spec.length}; row {bad} has {lengths[bad]}"
             )
         flat = pc.list_flatten(values.fill_null([0.0] * spec.length)).cast(pa.float64())
-        arr = flat.to_numpy(zero_copy_only=False).reshape(len(values), spec.length)
+        arr = flat.to_numpy(zero_copy_only=False).reshape(len(values), spec.length).copy()
     else:
         arr = values.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
         arr = arr.reshape(-1, 1)
@@ -192,7 +192,7 @@ def apply_feature(
         out = np.zeros((n, oov + 1))
         skip = mask if spec.fill_value is None else np.zeros(n, dtype=bool)
         if isinstance(spec, Categorical):
-            codes = pd.Categorical(strings, categories=st["vocab"]).codes.astype(np.int64)
+            codes = pd.Index(st["vocab"]).get_indexer(strings.astype(object)).astype(np.int64)
             codes[codes < 0] = oov
             rows = np.flatnonzero(~skip)
             out[rows, codes[rows]] = 1.0

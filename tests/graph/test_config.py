@@ -1,0 +1,108 @@
+import pytest
+
+from gigalearn.common.errors import ConfigError
+from gigalearn.graph.config import Bucketize, MultiHot, Standardize, config_from_dict
+
+
+def _cfg(**over):
+    base = {
+        "name": "t",
+        "nodes": {"user": {"table": "u", "id": "id"}, "movie": {"table": "m", "id": "id"}},
+        "edges": [{"type": ["user", "rated", "movie"], "table": "r", "src": "u", "dst": "m"}],
+    }
+    base.update(over)
+    return config_from_dict(base)
+
+
+def test_feature_shorthands_normalise():
+    cfg = _cfg(
+        nodes={
+            "user": {
+                "table": "u",
+                "id": "id",
+                "features": {
+                    "age": "standardize",
+                    "genres": {"multi_hot": {"sep": ","}},
+                    "year": {"kind": "bucketize", "boundaries": [1980, 2000]},
+                },
+            },
+            "movie": {"table": "m", "id": "id"},
+        }
+    )
+    f = cfg.nodes["user"].features
+    assert isinstance(f["age"], Standardize)
+    assert isinstance(f["genres"], MultiHot) and f["genres"].sep == ","
+    assert isinstance(f["year"], Bucketize) and f["year"].boundaries == [1980, 2000]
+
+
+def test_undeclared_node_type_is_named():
+    with pytest.raises(ConfigError, match="names node type 'film'"):
+        _cfg(edges=[{"type": ["user", "rated", "film"], "table": "r", "src": "u", "dst": "m"}])
+
+
+def test_unknown_transform_lists_the_known_ones():
+    with pytest.raises(ConfigError, match=r"standardise.*standardize"):
+        _cfg(
+            nodes={
+                "user": {"table": "u", "id": "id", "features": {"a": "standardise"}},
+                "movie": {"table": "m", "id": "id"},
+            }
+        )
+
+
+def test_table_or_query_exactly_one():
+    with pytest.raises(ConfigError, match="exactly one of 'table' or 'query'"):
+        _cfg(nodes={"user": {"id": "id"}, "movie": {"table": "m", "id": "id"}})
+    with pytest.raises(ConfigError, match="exactly one of 'table' or 'query'"):
+        _cfg(
+            nodes={
+                "user": {"table": "u", "query": "select 1", "id": "id"},
+                "movie": {"table": "m", "id": "id"},
+            }
+        )
+
+
+def test_reverse_edge_type_and_duplicate_types():
+    cfg = _cfg(
+        edges=[
+            {
+                "type": ["user", "rated", "movie"],
+                "table": "r",
+                "src": "u",
+                "dst": "m",
+                "reverse": True,
+            }
+        ]
+    )
+    assert cfg.edge_types == [("user", "rated", "movie"), ("movie", "rev_rated", "user")]
+    with pytest.raises(ConfigError, match="declared twice"):
+        _cfg(edges=[{"type": ["user", "rated", "movie"], "table": "r", "src": "u", "dst": "m"}] * 2)
+
+
+def test_task_target_must_exist():
+    with pytest.raises(ConfigError, match="not a declared edge type"):
+        _cfg(task={"kind": "link_prediction", "target": ["user", "likes", "movie"]})
+    with pytest.raises(ConfigError, match=r"needs nodes\.user\.label"):
+        _cfg(task={"kind": "node_classification", "target": "user"})
+
+
+def test_metrics_and_fanout_validated():
+    with pytest.raises(ConfigError, match="unknown metric"):
+        _cfg(evaluate={"metrics": ["recall@20", "recal@10"]})
+    with pytest.raises(ConfigError, match="fanout"):
+        _cfg(sampling={"fanout": [10, 0]})
+
+
+def test_source_engine_needs_uri():
+    with pytest.raises(ConfigError, match="needs a 'uri'"):
+        _cfg(source={"engine": "postgres"})
+
+
+def test_bucketize_needs_exactly_one_rule():
+    with pytest.raises(ConfigError, match="exactly one of 'boundaries' or 'num_buckets'"):
+        _cfg(
+            nodes={
+                "user": {"table": "u", "id": "id", "features": {"a": "bucketize"}},
+                "movie": {"table": "m", "id": "id"},
+            }
+        )
