@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import ibis
@@ -44,18 +44,33 @@ class Source:
                 f"{self.description}: query failed: {first}\n  query: {query}"
             ) from exc
 
-    def read(self, where: str, rel: ibis.Table, columns: Sequence[str]) -> pa.Table:
-        """Read `columns` of `rel` as an Arrow table; `where` names the config entry for errors."""
+    def _select(self, where: str, rel: ibis.Table, columns: Sequence[str]) -> ibis.Table:
         missing = [c for c in dict.fromkeys(columns) if c not in rel.columns]
         if missing:
             raise SourceError(
                 f"{where}: column(s) {missing} not found in {self.description} "
                 f"(columns there: {list(rel.columns)}). Fix the column names in the config."
             )
+        return rel.select(*dict.fromkeys(columns))
+
+    def read(self, where: str, rel: ibis.Table, columns: Sequence[str]) -> pa.Table:
+        """Read `columns` of `rel` as an Arrow table; `where` names the config entry for errors."""
+        expr = self._select(where, rel, columns)
         try:
-            return rel.select(*dict.fromkeys(columns)).to_pyarrow()
+            return expr.to_pyarrow()
         except Exception as exc:
             raise SourceError(f"{where}: reading from {self.description} failed: {exc}") from exc
+
+    def read_batches(
+        self, where: str, rel: ibis.Table, columns: Sequence[str], batch_rows: int = 1 << 20
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream `columns` of `rel` in record batches: a large table is never whole in memory."""
+        expr = self._select(where, rel, columns)
+        try:
+            reader = expr.to_pyarrow_batches(chunk_size=batch_rows)
+        except Exception as exc:
+            raise SourceError(f"{where}: reading from {self.description} failed: {exc}") from exc
+        yield from reader
 
     def write_table(self, name: str, table: pa.Table) -> None:
         """Create or replace table `name` in the source (used to write results back)."""

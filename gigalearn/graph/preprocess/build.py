@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 
 from gigalearn.common.atomic import atomic_dir
 from gigalearn.graph.config import EdgeConfig, GraphConfig, NodeConfig
-from gigalearn.graph.preprocess.edges import assemble_edges
-from gigalearn.graph.preprocess.ids import enumerate_ids
+from gigalearn.graph.preprocess.edges import assemble_edges, read_edge_columns
+from gigalearn.graph.preprocess.ids import IdIndex, enumerate_ids
 from gigalearn.graph.preprocess.transforms import fit_transform
 from gigalearn.graph.sources import Source
 from gigalearn.graph.store import FORMAT_VERSION, edge_dir_name
@@ -63,13 +63,12 @@ def _nodes(source: Source, name: str, cfg: NodeConfig, out: Path) -> tuple[dict,
 
 
 def _edges(
-    source: Source, i: int, cfg: EdgeConfig, ids: dict[str, pa.Array], out: Path
+    source: Source, i: int, cfg: EdgeConfig, index: dict[str, IdIndex], out: Path
 ) -> list[dict]:
     where = f"edges[{i}] {list(cfg.type)} ({cfg.relation_name})"
-    cols = [cfg.src, cfg.dst, *(c for c in (cfg.time, cfg.weight) if c)]
-    cols += [s.column or f for f, s in cfg.features.items()]
-    table = _read(source, cfg, where, cols)
-    arrays, kept_rows = assemble_edges(cfg, table, ids, where)
+    cols = read_edge_columns(source, cfg, index, where)
+    arrays, kept_rows = assemble_edges(cfg, cols, index, where)
+    feature_table = cols.features
     folder = out / "edges" / edge_dir_name(cfg.type)
     folder.mkdir(parents=True)
     for name in ("src", "dst", "out_indptr", "in_indptr", "in_indices", "in_eid", "time", "weight"):
@@ -78,7 +77,7 @@ def _edges(
             np.save(folder / f"{name}.npy", value)
     fitted = []
     if cfg.features:
-        kept = table.take(pa.array(kept_rows))
+        kept = feature_table.take(pa.array(kept_rows))
         edge_ids = pa.array(np.arange(len(kept_rows)))
         feats, fitted = fit_transform(cfg.features, kept, edge_ids, where)
         np.save(folder / "features.npy", feats)
@@ -115,14 +114,15 @@ def build_graph(cfg: GraphConfig, store_dir: str | Path, step: Step | None = Non
     step = step or (lambda _msg: None)
     start = time.perf_counter()
     with Source(cfg.source) as source, atomic_dir(Path(store_dir)) as out:
-        nodes_meta, ids = {}, {}
+        nodes_meta, index = {}, {}
         for name, ncfg in cfg.nodes.items():
             step(f"nodes {name}")
-            nodes_meta[name], ids[name] = _nodes(source, name, ncfg, out)
+            nodes_meta[name], sorted_ids = _nodes(source, name, ncfg, out)
+            index[name] = IdIndex(sorted_ids)
         edges_meta = []
         for i, ecfg in enumerate(cfg.edges):
             step(f"edges {'/'.join(ecfg.type)}")
-            edges_meta += _edges(source, i, ecfg, ids, out)
+            edges_meta += _edges(source, i, ecfg, index, out)
         if not edges_meta:
             step("no edge types declared")
         metadata = {

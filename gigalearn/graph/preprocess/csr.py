@@ -1,13 +1,18 @@
-"""CSR construction kernels (numba): counting sort by row, then neighbours sorted within a row.
+"""CSR construction kernels (numba): O(E) counting sorts instead of comparison sorts.
 
-O(E) counting sort instead of a comparison sort of all edges: the rows are dense ids, so one
-pass counts, a prefix sum gives the offsets and a second pass scatters.
+Rows are dense ids, so one pass counts, a prefix sum gives the offsets and a second pass
+scatters. Sorting edges by (src, dst) is two stable counting sorts (LSD radix: by dst, then by
+src), which stays O(E) however skewed the degrees are.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+# Below this many edges numba's one-time start-up in a process (~0.3 s to load the compiled
+# kernels) costs more than the kernels save, so numpy's stable sorts do the work instead.
+NUMBA_MIN_EDGES = 1 << 21
 
 
 @numba.njit(cache=True)
@@ -21,29 +26,46 @@ def _offsets(rows: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _scatter(rows: np.ndarray, indptr: np.ndarray, perm: np.ndarray) -> None:
+def _scatter(rows: np.ndarray, indptr: np.ndarray, out: np.ndarray) -> None:
     cursor = indptr[:-1].copy()
     for e in range(rows.shape[0]):
         r = rows[e]
-        perm[cursor[r]] = e
+        out[cursor[r]] = e
         cursor[r] += 1
 
 
-@numba.njit(parallel=True, cache=True)
-def _sort_within_rows(indptr: np.ndarray, perm: np.ndarray, cols: np.ndarray) -> None:
-    for r in numba.prange(indptr.shape[0] - 1):
-        a, b = indptr[r], indptr[r + 1]
-        if b - a > 1:
-            seg = perm[a:b].copy()
-            order = np.argsort(cols[seg], kind="mergesort")
-            for i in range(b - a):
-                perm[a + i] = seg[order[i]]
+@numba.njit(cache=True)
+def _scatter_in_order(
+    rows: np.ndarray, order: np.ndarray, indptr: np.ndarray, out: np.ndarray
+) -> None:
+    cursor = indptr[:-1].copy()
+    for i in range(order.shape[0]):
+        e = order[i]
+        r = rows[e]
+        out[cursor[r]] = e
+        cursor[r] += 1
+
+
+@numba.njit(cache=True)
+def _sort_runs(perm: np.ndarray, starts: np.ndarray, ends: np.ndarray, key: np.ndarray) -> None:
+    for i in range(starts.shape[0]):
+        a, b = starts[i], ends[i]
+        seg = perm[a:b].copy()
+        order = np.argsort(key[seg], kind="mergesort")
+        for j in range(b - a):
+            perm[a + j] = seg[order[j]]
 
 
 def counting_sort(
-    rows: np.ndarray, n_rows: int, perm_dtype: np.dtype
+    rows: np.ndarray, n_rows: int, perm_dtype: np.dtype, numba_min: int = NUMBA_MIN_EDGES
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stable sort of positions by `rows`: (indptr [n_rows+1] int64, permutation [E])."""
+    if rows.shape[0] < numba_min:
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        # numpy's stable sort is a radix sort for 16-bit keys, timsort for wider ones
+        keys = rows.astype(np.uint16) if n_rows <= 1 << 16 else rows
+        return indptr, np.argsort(keys, kind="stable").astype(perm_dtype, copy=False)
     indptr = _offsets(rows, n_rows)
     perm = np.empty(rows.shape[0], dtype=perm_dtype)
     _scatter(rows, indptr, perm)
@@ -51,12 +73,43 @@ def counting_sort(
 
 
 def canonical_order(
-    src: np.ndarray, dst: np.ndarray, n_src: int, perm_dtype: np.dtype
+    src: np.ndarray,
+    dst: np.ndarray,
+    n_src: int,
+    n_dst: int,
+    perm_dtype: np.dtype,
+    numba_min: int = NUMBA_MIN_EDGES,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Order edges by (src, dst), stable for ties: (out indptr, permutation)."""
-    indptr, perm = counting_sort(src, n_src, perm_dtype)
-    _sort_within_rows(indptr, perm, dst)
+    """Stable order of edges by (src, dst): (out indptr over src, permutation)."""
+    _, by_dst = counting_sort(dst, n_dst, perm_dtype, numba_min)
+    if src.shape[0] < numba_min:
+        indptr, second = counting_sort(src[by_dst], n_src, perm_dtype, numba_min)
+        return indptr, by_dst[second]
+    indptr = _offsets(src, n_src)
+    perm = np.empty(src.shape[0], dtype=perm_dtype)
+    _scatter_in_order(src, by_dst, indptr, perm)
     return indptr, perm
+
+
+def order_ties(
+    perm: np.ndarray, dup: np.ndarray, keys: list[np.ndarray], numba_min: int = NUMBA_MIN_EDGES
+) -> None:
+    """Within each run of parallel edges (dup[i]: position i repeats i-1), sort `perm` in place
+    by `keys` (first key most significant), so tie order does not depend on the input order."""
+    edges = np.diff(np.concatenate([[False], dup, [False]]).astype(np.int8))
+    starts = np.flatnonzero(edges == 1) - 1  # a run begins one before its first repeat
+    ends = np.flatnonzero(edges == -1)
+    if perm.shape[0] < numba_min:
+        in_run = np.zeros(perm.shape[0] + 1, dtype=np.int64)
+        np.add.at(in_run, starts, 1)
+        np.add.at(in_run, ends, -1)
+        pos = np.flatnonzero(np.cumsum(in_run[:-1]) > 0)
+        run = np.searchsorted(starts, pos, side="right")
+        seg = perm[pos]
+        perm[pos] = seg[np.lexsort([k[seg] for k in reversed(keys)] + [run])]
+        return
+    for key in reversed(keys):  # least significant first: stable sorts compose (LSD)
+        _sort_runs(perm, starts, ends, key)
 
 
 def offsets_dtype(n_edges: int) -> np.dtype:

@@ -11,8 +11,26 @@ import pyarrow.compute as pc
 
 from gigalearn.common.errors import DataError
 from gigalearn.graph.config import EdgeConfig
-from gigalearn.graph.preprocess.csr import canonical_order, counting_sort, offsets_dtype
-from gigalearn.graph.preprocess.ids import map_ids
+from gigalearn.graph.preprocess.csr import (
+    canonical_order,
+    counting_sort,
+    offsets_dtype,
+    order_ties,
+)
+from gigalearn.graph.preprocess.ids import IdIndex
+from gigalearn.graph.sources import Source
+
+
+@dataclass
+class EdgeColumns:
+    """One edge set as read from the source: endpoints already mapped to dense ids (-1 unknown)."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    time: np.ndarray | None
+    weight: np.ndarray | None
+    features: pa.Table | None
+    dangling_examples: list[tuple]
 
 
 @dataclass
@@ -34,11 +52,6 @@ class EdgeArrays:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _examples(mask: np.ndarray, *cols: pa.Array, k: int = 5) -> list:
-    rows = np.flatnonzero(mask)[:k]
-    return [tuple(c[int(r)].as_py() for c in cols) for r in rows]
-
-
 def _time_column(col: pa.Array, where: str) -> np.ndarray:
     if col.null_count:
         raise DataError(f"{where}: {col.null_count} edge(s) have a NULL timestamp")
@@ -49,10 +62,11 @@ def _time_column(col: pa.Array, where: str) -> np.ndarray:
     out = col.to_numpy(zero_copy_only=False)
     if out.dtype.kind == "f" and not np.isfinite(out).all():
         raise DataError(f"{where}: timestamp column has NaN or infinite values")
-    return out.astype(np.int64) if out.dtype.kind in "iu" else out.astype(np.float64)
+    # a copy, not a view: a view would keep the whole Arrow batch from the engine alive
+    return out.astype(np.int64 if out.dtype.kind in "iu" else np.float64, copy=True)
 
 
-def _weight_column(col: pa.Array, where: str) -> np.ndarray:
+def _weight_column(col: pa.Array, where: str, offset: int) -> np.ndarray:
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
         raise DataError(f"{where}: weight column is {col.type}; expected a number")
     w = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -60,99 +74,143 @@ def _weight_column(col: pa.Array, where: str) -> np.ndarray:
     if bad.any():
         raise DataError(
             f"{where}: {int(bad.sum())} weight(s) are NULL, NaN, infinite or negative "
-            f"(first at row {int(np.argmax(bad))}); weights must be finite and >= 0"
+            f"(first at row {offset + int(np.argmax(bad))}); weights must be finite and >= 0"
         )
     return w.astype(np.float32)
 
 
-def assemble_edges(
-    cfg: EdgeConfig,
-    table: pa.Table,
-    node_ids: dict[str, pa.Array],
-    where: str,
-) -> tuple[EdgeArrays, np.ndarray]:
-    """Build one edge type; returns the arrays and the source-row index of each kept edge."""
-    s_type, _, d_type = cfg.type
-    if table.num_rows == 0:
+def _concat(chunks: list[np.ndarray]) -> np.ndarray:
+    out = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    chunks.clear()  # release the pieces before the next column is joined
+    return out
+
+
+def read_edge_columns(
+    source: Source, cfg: EdgeConfig, index: dict[str, IdIndex], where: str
+) -> EdgeColumns:
+    """Stream the edge set from the source, mapping endpoints batch by batch."""
+    feature_cols = [s.column or f for f, s in cfg.features.items()]
+    cols = [cfg.src, cfg.dst, *(c for c in (cfg.time, cfg.weight) if c), *feature_cols]
+    rel = source.relation(cfg.table, cfg.query)
+    s_index, d_index = index[cfg.type[0]], index[cfg.type[2]]
+    parts: dict[str, list] = {k: [] for k in ("src", "dst", "time", "weight", "features")}
+    examples: list[tuple] = []
+    offset = 0
+    for batch in source.read_batches(where, rel, cols):
+        src = s_index.lookup(batch.column(cfg.src), f"{where}, src column '{cfg.src}'")
+        dst = d_index.lookup(batch.column(cfg.dst), f"{where}, dst column '{cfg.dst}'")
+        if len(examples) < 5 and ((src < 0) | (dst < 0)).any():
+            bad = np.flatnonzero((src < 0) | (dst < 0))[: 5 - len(examples)]
+            examples += [
+                (batch.column(cfg.src)[int(i)].as_py(), batch.column(cfg.dst)[int(i)].as_py())
+                for i in bad
+            ]
+        parts["src"].append(src)
+        parts["dst"].append(dst)
+        if cfg.time:
+            parts["time"].append(_time_column(batch.column(cfg.time), where))
+        if cfg.weight:
+            parts["weight"].append(_weight_column(batch.column(cfg.weight), where, offset))
+        if feature_cols:
+            parts["features"].append(pa.Table.from_batches([batch.select(feature_cols)]))
+        offset += batch.num_rows
+    if offset == 0:
         raise DataError(f"{where}: has no rows; remove the edge type or fix its table/query")
-    src_col, dst_col = (
-        table.column(cfg.src).combine_chunks(),
-        table.column(cfg.dst).combine_chunks(),
+    return EdgeColumns(
+        src=_concat(parts["src"]),
+        dst=_concat(parts["dst"]),
+        time=_concat(parts["time"]) if cfg.time else None,
+        weight=_concat(parts["weight"]) if cfg.weight else None,
+        features=pa.concat_tables(parts["features"]) if feature_cols else None,
+        dangling_examples=examples,
     )
-    src = map_ids(src_col, node_ids[s_type], f"{where}, src column '{cfg.src}'")
-    dst = map_ids(dst_col, node_ids[d_type], f"{where}, dst column '{cfg.dst}'")
-    keep = np.ones(len(src), dtype=bool)
+
+
+def _originals(index: IdIndex, dense: np.ndarray) -> list:
+    return index.ids.take(pa.array(dense)).to_pylist()
+
+
+def assemble_edges(
+    cfg: EdgeConfig, cols: EdgeColumns, index: dict[str, IdIndex], where: str
+) -> tuple[EdgeArrays, np.ndarray]:
+    """Apply the policies and build both CSRs; also returns each kept edge's source row.
+
+    Consumes `cols`' arrays (set to None) so the unordered originals are freed while the
+    ordered copies are built: peak memory stays near the size of the final arrays.
+    """
+    s_index, d_index = index[cfg.type[0]], index[cfg.type[2]]
+    src, dst, time, weight = cols.src, cols.dst, cols.time, cols.weight
+    cols.src = cols.dst = cols.time = cols.weight = None
     report: dict[str, Any] = {"rows_read": len(src)}
 
-    dangling = (src < 0) | (dst < 0)
-    report["dangling"] = int(dangling.sum())
-    if dangling.any() and cfg.dangling == "error":
+    drop = (src < 0) | (dst < 0)
+    report["dangling"] = int(drop.sum())
+    if report["dangling"] and cfg.dangling == "error":
         raise DataError(
-            f"{where}: {int(dangling.sum())} edge(s) point to unknown nodes, e.g. (src, dst) = "
-            f"{_examples(dangling, src_col, dst_col)}; add the nodes, or set `dangling: drop`"
+            f"{where}: {report['dangling']} edge(s) point to unknown nodes, e.g. (src, dst) = "
+            f"{cols.dangling_examples}; add the nodes, or set `dangling: drop`"
         )
-    keep &= ~dangling
-
-    if s_type == d_type:
-        loops = keep & (src == dst)
+    if cfg.type[0] == cfg.type[2]:
+        loops = (src == dst) & ~drop
         report["self_loops"] = int(loops.sum())
-        if loops.any() and cfg.self_loops == "error":
+        if report["self_loops"] and cfg.self_loops == "error":
+            ex = _originals(s_index, src[np.flatnonzero(loops)[:5]])
             raise DataError(
-                f"{where}: {int(loops.sum())} self-loop(s), e.g. {_examples(loops, src_col)}; "
-                "set `self_loops: drop` or `keep`"
+                f"{where}: {report['self_loops']} self-loop(s), e.g. at node(s) {ex}; set "
+                "`self_loops: drop` or `keep`"
             )
         if cfg.self_loops == "drop":
-            keep &= ~loops
-
-    rows = np.flatnonzero(keep)
-    if rows.size == 0:
-        raise DataError(f"{where}: no edge is left after dropping dangling edges and self-loops")
-    time = _time_column(table.column(cfg.time).combine_chunks(), where) if cfg.time else None
-    weight = (
-        _weight_column(table.column(cfg.weight).combine_chunks(), where) if cfg.weight else None
-    )
-    eid_dtype = offsets_dtype(len(rows))
-    src, dst = src[rows], dst[rows]
-    n_src, n_dst = len(node_ids[s_type]), len(node_ids[d_type])
-    out_indptr, perm = canonical_order(src, dst, n_src, eid_dtype)
-
-    s_sorted, d_sorted = src[perm], dst[perm]
-    dup = np.zeros(len(perm), dtype=bool)
-    dup[1:] = (s_sorted[1:] == s_sorted[:-1]) & (d_sorted[1:] == d_sorted[:-1])
-    report["duplicates"] = int(dup.sum())
-    if dup.any():
-        if cfg.duplicates == "error":
-            first = np.flatnonzero(dup)[:5]
-            pairs = [
-                (src_col[int(rows[perm[i]])].as_py(), dst_col[int(rows[perm[i]])].as_py())
-                for i in first
-            ]
+            drop |= loops
+    rows = None  # None = every row kept; spares an index array of E int64 in the common case
+    if drop.any():
+        rows = np.flatnonzero(~drop)
+        if rows.size == 0:
             raise DataError(
-                f"{where}: {int(dup.sum())} duplicate edge(s), e.g. {pairs}; set `duplicates: "
-                "drop` (keep the earliest) or `keep`"
+                f"{where}: no edge is left after dropping dangling edges and self-loops"
             )
-        # ties between parallel edges are broken by their attributes, so the order (and the
-        # edge kept by `drop`) does not depend on the order the engine returned the rows in
-        keys = [k for k in (weight, time) if k is not None]
-        if keys:
-            perm = np.lexsort([k[rows] for k in keys] + [dst, src]).astype(eid_dtype)
-            s_sorted, d_sorted = src[perm], dst[perm]
-        if cfg.duplicates == "drop":
-            perm, s_sorted, d_sorted = perm[~dup], s_sorted[~dup], d_sorted[~dup]
-            out_indptr, _ = counting_sort(s_sorted, n_src, eid_dtype)
+        src, dst = src[rows], dst[rows]
+        time = None if time is None else time[rows]
+        weight = None if weight is None else weight[rows]
+    del drop
 
-    kept_rows = rows[perm]
-    eid_dtype = offsets_dtype(len(kept_rows))
-    in_indptr, in_eid = counting_sort(d_sorted, n_dst, eid_dtype)
+    eid_dtype = offsets_dtype(len(src))
+    out_indptr, perm = canonical_order(src, dst, len(s_index), len(d_index), eid_dtype)
+    src, dst = src[perm], dst[perm]
+
+    dup = np.zeros(len(perm), dtype=bool)
+    np.logical_and(src[1:] == src[:-1], dst[1:] == dst[:-1], out=dup[1:])
+    report["duplicates"] = int(dup.sum())
+    if report["duplicates"]:
+        if cfg.duplicates == "error":
+            at = np.flatnonzero(dup)[:5]
+            pairs = list(
+                zip(_originals(s_index, src[at]), _originals(d_index, dst[at]), strict=True)
+            )
+            raise DataError(
+                f"{where}: {report['duplicates']} duplicate edge(s), e.g. {pairs}; set "
+                "`duplicates: drop` (keep the earliest) or `keep`"
+            )
+        # parallel edges are ordered by their attributes, so the order (and the edge that
+        # `drop` keeps) does not depend on the order the engine returned the rows in
+        keys = [k for k in (time, weight) if k is not None]
+        if keys:
+            order_ties(perm, dup, keys)
+        if cfg.duplicates == "drop":
+            perm, src, dst = perm[~dup], src[~dup], dst[~dup]
+            out_indptr, _ = counting_sort(src, len(s_index), eid_dtype)
+    del dup
+
+    eid_dtype = offsets_dtype(len(perm))
+    in_indptr, in_eid = counting_sort(dst, len(d_index), eid_dtype)
     arrays = EdgeArrays(
-        src=s_sorted,
-        dst=d_sorted,
+        src=src,
+        dst=dst,
         out_indptr=out_indptr.astype(eid_dtype, copy=False),
         in_indptr=in_indptr.astype(eid_dtype, copy=False),
-        in_indices=s_sorted[in_eid],
+        in_indices=src[in_eid],
         in_eid=in_eid,
-        time=None if time is None else time[kept_rows],
-        weight=None if weight is None else weight[kept_rows],
-        report={**report, "edges": len(kept_rows)},
+        time=None if time is None else time[perm],
+        weight=None if weight is None else weight[perm],
+        report={**report, "edges": len(perm)},
     )
-    return arrays, kept_rows
+    return arrays, (perm if rows is None else rows[perm])

@@ -45,17 +45,47 @@ def index_dtype(n: int) -> np.dtype:
     return np.dtype(np.int32) if n < 2**31 - 1 else np.dtype(np.int64)
 
 
+class IdIndex:
+    """Original ids of one node type (sorted) → dense ids, for mapping edge endpoints."""
+
+    def __init__(self, sorted_ids: pa.Array) -> None:
+        self.ids = sorted_ids
+        self.dtype = index_dtype(len(sorted_ids))
+        self._lut: tuple[int, np.ndarray] | None = None
+        if pa.types.is_integer(sorted_ids.type) and len(sorted_ids):
+            ids = sorted_ids.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+            lo, span = int(ids[0]), int(ids[-1]) - int(ids[0]) + 1
+            # ids in a compact integer range: one gather in a lookup table beats hashing
+            if span <= 8 * len(ids) + 1024:
+                lut = np.full(span, -1, dtype=self.dtype)
+                lut[ids - lo] = np.arange(len(ids), dtype=self.dtype)
+                self._lut = (lo, lut)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def lookup(self, values: pa.ChunkedArray | pa.Array, where: str) -> np.ndarray:
+        """Dense ids of `values`; -1 where a value is NULL or not a node."""
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if values.type != self.ids.type:
+            try:
+                values = values.cast(self.ids.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise DataError(
+                    f"{where}: column type {values.type} does not match the node ids' type "
+                    f"{self.ids.type}; cast it in a 'query' (e.g. CAST(col AS ...))"
+                ) from exc
+        if self._lut is not None and values.null_count == 0:
+            lo, lut = self._lut
+            v = values.to_numpy(zero_copy_only=False) - lo
+            inside = (v >= 0) & (v < len(lut))
+            out = np.full(len(v), -1, dtype=self.dtype)
+            out[inside] = lut[v[inside]]
+            return out
+        idx = pc.index_in(values, value_set=self.ids)
+        return idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(self.dtype, copy=False)
+
+
 def map_ids(values: pa.ChunkedArray | pa.Array, sorted_ids: pa.Array, where: str) -> np.ndarray:
-    """Dense ids of `values` (e.g. an edge endpoint column); -1 where a value is not a node."""
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if values.type != sorted_ids.type:
-        try:
-            values = values.cast(sorted_ids.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise DataError(
-                f"{where}: column type {values.type} does not match the node ids' type "
-                f"{sorted_ids.type}; cast it in a 'query' (e.g. CAST(col AS ...))"
-            ) from exc
-    idx = pc.index_in(values, value_set=sorted_ids)
-    out = idx.fill_null(-1).to_numpy(zero_copy_only=False)
-    return out.astype(index_dtype(len(sorted_ids)), copy=False)
+    """Dense ids of `values` against `sorted_ids`; -1 where a value is not a node."""
+    return IdIndex(sorted_ids).lookup(values, where)
