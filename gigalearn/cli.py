@@ -7,6 +7,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from gigalearn.common.errors import GigalearnError
 
@@ -35,7 +36,10 @@ def main() -> None:
     try:
         app()
     except GigalearnError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        # soft_wrap: long messages (paths, SQL) stay greppable and copyable on one line
+        # the message is plain text: brackets in it (edges[0], [user, rated, movie]) are not markup
+        message = Text.assemble(("error: ", "bold red"), str(exc))
+        Console(stderr=True, soft_wrap=True).print(message, highlight=False)
         sys.exit(exc.exit_code)
 
 

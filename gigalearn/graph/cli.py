@@ -61,6 +61,23 @@ def fetch_cmd(
     console.print(f"[green]wrote[/] {path}")
 
 
+@app.command("synthetic")
+def synthetic_cmd(
+    out: Annotated[Path, typer.Option(help="DuckDB file to create.")],
+    nodes: Annotated[int, typer.Option(min=1)] = 1_000_000,
+    edges: Annotated[int, typer.Option(min=1)] = 20_000_000,
+    exponent: Annotated[float, typer.Option(min=1.01)] = 2.1,
+    seed: int = 0,
+) -> None:
+    """Write a seeded power-law (Chung–Lu) graph as tables nodes(node_id), edges(src, dst, ts)."""
+    from gigalearn.graph.datasets.synthetic import PowerLawSpec, write_power_law_duckdb
+
+    spec = PowerLawSpec(nodes, edges, exponent, seed)
+    with console.status(f"generating {spec}"):
+        write_power_law_duckdb(spec, out)
+    console.print(f"[green]wrote[/] {out}: {spec}")
+
+
 @app.command("demo")
 def demo_cmd(runs_dir: RunsOpt = Path("runs")) -> None:
     """Fetch MovieLens-100K into data/ml-100k.duckdb, build its graph and inspect it."""
@@ -86,11 +103,11 @@ def _print_store(store: GraphStore) -> None:
         )
     console.print(nodes)
     edges = Table(title="edges (degree: mean / median / max)")
-    for col in ("type", "count", "out-degree", "in-degree", "attributes", "dropped"):
+    for col in ("type", "count", "out-degree", "in-degree", "attributes", "data report"):
         edges.add_column(col, justify="right" if col == "count" else "left")
     for e in summarize_edges(store):
-        dropped = ", ".join(
-            f"{k} {v:,}"
+        notes = ", ".join(
+            f"{v:,} {k.replace('_', '-')} {'dropped' if e.policies.get(k) == 'drop' else 'kept'}"
             for k, v in e.report.items()
             if k in ("dangling", "self_loops", "duplicates") and v
         )
@@ -99,7 +116,7 @@ def _print_store(store: GraphStore) -> None:
             attrs.append(f"{e.feature_dim} features")
         name = "/".join(e.type) + (" (reverse)" if e.reverse_of else "")
         edges.add_row(
-            name, f"{e.count:,}", _deg(e.out_degree), _deg(e.in_degree), ", ".join(attrs), dropped
+            name, f"{e.count:,}", _deg(e.out_degree), _deg(e.in_degree), ", ".join(attrs), notes
         )
     console.print(edges)
 

@@ -44,6 +44,7 @@ class EdgeSummary:
     has_weight: bool
     feature_dim: int
     report: dict
+    policies: dict
 
 
 def summarize_edges(store: GraphStore) -> list[EdgeSummary]:
@@ -62,6 +63,7 @@ def summarize_edges(store: GraphStore) -> list[EdgeSummary]:
                 has_weight=meta["weight"],
                 feature_dim=meta["feature_dim"],
                 report=meta.get("report", {}),
+                policies=meta.get("policies", {}),
             )
         )
     return rows

@@ -91,6 +91,11 @@ def _edges(
         "index_dtype": str(arrays.src.dtype),
         "offset_dtype": str(arrays.out_indptr.dtype),
         "report": arrays.report,
+        "policies": {
+            "dangling": cfg.dangling,
+            "self_loops": cfg.self_loops,
+            "duplicates": cfg.duplicates,
+        },
     }
     rows = [meta]
     if cfg.reverse_type:
