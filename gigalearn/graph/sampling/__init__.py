@@ -1,0 +1,1 @@
+"""Neighbourhood sampling over a GraphStore and loaders that feed PyTorch Geometric."""
