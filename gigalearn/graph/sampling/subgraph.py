@@ -4,10 +4,10 @@ Every sampler (k-hop, temporal, weighted, PPR, random walks, the engine's pre-sa
 returns a `SampledSubgraph`; `to_pyg` turns it into a PyG `Data` / `HeteroData` with features
 gathered from the store, named as PyG names them (`n_id`, `e_id`, `batch_size`, ...).
 
-Conventions (PyG's): messages flow from sampled neighbours to the nodes that sampled them, so
-for an edge type (u_type, rel, v_type), `edge_index[0]` are local indices into
-`node_ids[u_type]` (the sampled neighbours) and `edge_index[1]` local indices into
-`node_ids[v_type]` (the frontier nodes). Seeds come first in `node_ids[seed_type]`.
+Conventions (PyG's): for an edge type (u_type, rel, v_type), `edge_index[0]` are local indices
+into `node_ids[u_type]` and `edge_index[1]` into `node_ids[v_type]`. Sampling in-edges (the
+default) expands v-type frontier nodes to their u-type sources, so messages flow from sampled
+neighbours to the seeds. Seeds come first in `node_ids[seed_type]`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class SampledSubgraph:
     node_ids: dict[str, np.ndarray]
     """Per node type, global dense ids of the batch's nodes; local id = position. Seeds first."""
     edge_index: dict[EdgeType, np.ndarray]
-    """Per edge type, int64 [2, E_t] local ids (row 0: source/neighbour, row 1: target)."""
+    """Per edge type, int64 [2, E_t] local ids, in the edge type's orientation (row 0: source)."""
     edge_ids: dict[EdgeType, np.ndarray]
     """Per edge type, global edge ids into the store's arrays of that type (for features)."""
     seed_type: str
@@ -38,6 +38,16 @@ class SampledSubgraph:
     """Per edge type, how many edges each hop added."""
     seed_time: np.ndarray | None = None
     """For temporal sampling: the time of each seed (edges at or after it were excluded)."""
+    num_seeds: dict[str, int] = field(default_factory=dict)
+    """Seeds per node type when a batch has seeds of several types (link prediction); each
+    type's seeds come first in its node_ids. Empty means {seed_type: batch_size}."""
+    batch: dict[str, np.ndarray] | None = None
+    """Disjoint sampling only: per node type, the seed index each local node belongs to (PyG's
+    `batch`); a global node reached from two seeds then appears twice."""
+
+    @property
+    def seeds_per_type(self) -> dict[str, int]:
+        return self.num_seeds or {self.seed_type: self.batch_size}
 
     @property
     def is_hetero(self) -> bool:

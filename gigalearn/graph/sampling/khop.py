@@ -1,0 +1,246 @@
+"""k-hop neighbourhood sampling over a GraphStore: homogeneous or heterogeneous, uniform or
+weighted, with or without replacement, in- or out-edges, optionally temporal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numba
+import numpy as np
+from torch.utils.data import get_worker_info
+
+from gigalearn.graph.sampling import kernels
+from gigalearn.graph.sampling.subgraph import EdgeType, SampledSubgraph
+from gigalearn.graph.store import GraphStore
+
+_EMPTY_I64 = np.empty(0, dtype=np.int64)
+_EMPTY_F32 = np.empty(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class KHopOptions:
+    """How neighbourhoods are sampled.
+
+    `fanout[h]` neighbours per frontier node and edge type at hop h (-1 = all); a dict gives a
+    list per edge type instead (edge types it omits are not expanded). `direction="in"` samples
+    the sources of edges that point at the frontier (messages flow to the seeds: PyG's
+    default); "out" samples destinations. `weighted` samples in proportion to the store's edge
+    weights (Efraimidis–Spirakis, without replacement unless `replace`). `temporal` keeps only
+    edges strictly earlier than the seed's time, and implies `disjoint`: every seed gets its own
+    copy of each node it reaches, so no seed sees edges through another seed's later time.
+    """
+
+    fanout: list[int] | dict[EdgeType, list[int]] = field(default_factory=lambda: [10, 10])
+    direction: Literal["in", "out"] = "in"
+    replace: bool = False
+    weighted: bool = False
+    temporal: bool = False
+    disjoint: bool = False
+    parallel: bool = True
+    """Thread-parallel over the frontier (numba prange). Turn off in forked DataLoader workers:
+    numba's default threading layer does not survive a fork after a parallel region ran."""
+
+    def __post_init__(self) -> None:
+        lists = self.fanout.values() if isinstance(self.fanout, dict) else [self.fanout]
+        for f in lists:
+            if not f or any(k == 0 or k < -1 for k in f):
+                raise ValueError(f"fanout {f}: a non-empty list of counts >= 1 (or -1 for all)")
+        if len({len(f) for f in lists}) > 1:
+            raise ValueError("every edge type's fanout list must have the same number of hops")
+
+    @property
+    def num_hops(self) -> int:
+        f = self.fanout
+        return len(next(iter(f.values()))) if isinstance(f, dict) else len(f)
+
+
+class _Nodes:
+    """The batch's nodes of one type: global ids in local-id order, and their seed (disjoint)."""
+
+    def __init__(self, n_nodes: int, scratch: np.ndarray | None) -> None:
+        self.n_nodes, self.scratch = n_nodes, scratch  # scratch: global → local, -1 = unseen
+        self.table = (
+            None
+            if scratch is not None
+            else numba.typed.Dict.empty(numba.types.int64, numba.types.int64)
+        )
+        self.ids: list[np.ndarray] = []
+        self.roots: list[np.ndarray] = []
+        self.count = 0
+
+    def add(
+        self, nodes: np.ndarray, roots: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Local ids of `nodes`; returns (local ids, new global ids, their roots)."""
+        added = np.empty(len(nodes), dtype=np.int64)
+        if self.table is None:
+            local, self.count, k = kernels.relabel(nodes, self.scratch, self.count, added)
+            new_roots = _EMPTY_I64
+        else:
+            new_roots = np.empty(len(nodes), dtype=np.int64)
+            local, self.count, k = kernels.relabel_disjoint(
+                nodes, roots, self.n_nodes, self.table, self.count, added, new_roots
+            )
+            new_roots = new_roots[:k]
+        self.ids.append(added[:k])
+        self.roots.append(new_roots)
+        return local, added[:k], new_roots
+
+    def release(self) -> None:
+        if self.scratch is not None:
+            for arr in self.ids:
+                self.scratch[arr] = -1  # reset only what this batch touched
+
+
+class KHopSampler:
+    """Samples the k-hop neighbourhood of a batch of seed nodes of one type."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        options: KHopOptions | None = None,
+        edge_types: list[EdgeType] | None = None,
+    ) -> None:
+        self.store = store
+        self.options = o = options or KHopOptions()
+        self.edge_types = list(edge_types or store.edge_types)
+        if isinstance(o.fanout, dict):
+            unknown = [list(t) for t in o.fanout if t not in self.edge_types]
+            if unknown:
+                raise ValueError(f"fanout names unknown edge types {unknown}")
+        for t in self.edge_types:
+            if o.weighted and store.edge_weight(t) is None:
+                raise ValueError(f"weighted sampling needs a weight on edge type {list(t)}")
+            if o.temporal and store.edge_time(t) is None:
+                raise ValueError(f"temporal sampling needs a time on edge type {list(t)}")
+        self.disjoint = o.disjoint or o.temporal
+        self._csr = {t: store.csr(t, o.direction) for t in self.edge_types}
+        self._scratch = (
+            {}
+            if self.disjoint
+            else {n: np.full(store.num_nodes(n), -1, dtype=np.int64) for n in store.node_types}
+        )
+        self._kernel = (
+            kernels.sample_neighbors_parallel if o.parallel else kernels.sample_neighbors_serial
+        )
+        # with in-sampling the frontier is an edge type's destination end, else its source end
+        self._ends = (2, 0) if o.direction == "in" else (0, 2)
+
+    def _fanout(self, t: EdgeType, hop: int) -> int:
+        f = self.options.fanout
+        if isinstance(f, dict):
+            return f[t][hop] if t in f else 0
+        return f[hop]
+
+    def sample(
+        self, seed_type: str, seeds: np.ndarray, seed: int = 0, seed_time: np.ndarray | None = None
+    ) -> SampledSubgraph:
+        """Sample around `seeds` (distinct dense ids of `seed_type`); `seed` fixes the draw."""
+        times = None if seed_time is None else {seed_type: seed_time}
+        return self.sample_multi({seed_type: seeds}, seed, times)
+
+    def sample_multi(
+        self,
+        seeds: dict[str, np.ndarray],
+        seed: int = 0,
+        seed_time: dict[str, np.ndarray] | None = None,
+    ) -> SampledSubgraph:
+        """Sample around seeds of several node types at once (e.g. users and movies of a
+        link-prediction batch); each type's seeds come first among its nodes."""
+        o = self.options
+        seeds = {n: np.asarray(v, dtype=np.int64) for n, v in seeds.items()}
+        all_times = None
+        if o.temporal:
+            if seed_time is None or any(
+                len(seed_time.get(n, ())) != len(v) for n, v in seeds.items()
+            ):
+                raise ValueError("temporal sampling needs one seed_time per seed")
+            all_times = np.concatenate([np.asarray(seed_time[n], dtype=np.int64) for n in seeds])
+        nodes = {
+            n: _Nodes(self.store.num_nodes(n), self._scratch.get(n)) for n in self.store.node_types
+        }
+        hop_nodes = {n: [0] * (o.num_hops + 1) for n in nodes}
+        hop_edges: dict[EdgeType, list[int]] = {t: [0] * o.num_hops for t in self.edge_types}
+        edges: dict[EdgeType, list] = {t: [] for t in self.edge_types}
+        kernel = self._kernel
+        if get_worker_info() is not None:
+            kernel = kernels.sample_neighbors_serial  # see KHopOptions.parallel
+        try:
+            frontier, offset = {}, 0
+            for n, ids in seeds.items():
+                roots = np.arange(offset, offset + len(ids))
+                offset += len(ids)
+                local, added, _ = nodes[n].add(ids, roots)
+                if len(added) != len(ids):
+                    raise ValueError(f"seeds of type '{n}' must be distinct within a batch")
+                hop_nodes[n][0] = len(ids)
+                frontier[n] = (ids, local, roots)
+            for hop in range(o.num_hops):
+                grown: dict[str, list] = {}
+                for t in self.edge_types:
+                    f_type, n_type = t[self._ends[0]], t[self._ends[1]]
+                    fanout = self._fanout(t, hop)
+                    if f_type not in frontier or fanout == 0:
+                        continue
+                    f_nodes, f_local, f_roots = frontier[f_type]
+                    csr = self._csr[t]
+                    offsets, nbrs, eids = kernel(
+                        csr.indptr,
+                        csr.indices,
+                        _EMPTY_I64 if csr.eid is None else csr.eid,
+                        f_nodes,
+                        all_times[f_roots] if o.temporal else _EMPTY_I64,
+                        fanout,
+                        o.replace,
+                        self.store.edge_weight(t) if o.weighted else _EMPTY_F32,
+                        self.store.edge_time(t) if o.temporal else _EMPTY_I64,
+                        np.uint64(seed % 2**64),
+                        hop,
+                    )
+                    per = np.diff(offsets)
+                    n_roots = np.repeat(f_roots, per)
+                    n_local, added, roots = nodes[n_type].add(nbrs, n_roots)
+                    owner = np.repeat(f_local, per)
+                    pair = (n_local, owner) if o.direction == "in" else (owner, n_local)
+                    edges[t].append((np.stack(pair), eids))
+                    hop_edges[t][hop] = len(eids)
+                    hop_nodes[n_type][hop + 1] += len(added)
+                    first = nodes[n_type].count - len(added)
+                    grown.setdefault(n_type, []).append(
+                        (
+                            added,
+                            np.arange(first, nodes[n_type].count),
+                            roots if self.disjoint else np.zeros(len(added), dtype=np.int64),
+                        )
+                    )
+                frontier = {
+                    n: tuple(np.concatenate(c) for c in zip(*parts, strict=True))
+                    for n, parts in grown.items()
+                }
+                frontier = {n: f for n, f in frontier.items() if len(f[0])}
+                if not frontier:
+                    break
+        finally:
+            for n in nodes.values():
+                n.release()
+        cat = lambda parts: np.concatenate(parts) if parts else _EMPTY_I64  # noqa: E731
+        return SampledSubgraph(
+            node_ids={n: cat(v.ids) for n, v in nodes.items()},
+            edge_index={
+                t: (
+                    np.concatenate([e for e, _ in v], axis=1)
+                    if v
+                    else np.empty((2, 0), dtype=np.int64)
+                )
+                for t, v in edges.items()
+            },
+            edge_ids={t: cat([i for _, i in v]) for t, v in edges.items()},
+            seed_type=next(iter(seeds)),
+            batch_size=len(next(iter(seeds.values()))),
+            num_seeds={n: len(v) for n, v in seeds.items()} if len(seeds) > 1 else {},
+            num_sampled_nodes=hop_nodes,
+            num_sampled_edges=hop_edges,
+            seed_time=all_times,
+            batch={n: cat(v.roots) for n, v in nodes.items()} if self.disjoint else None,
+        )
