@@ -61,6 +61,7 @@ class GraphStore:
                 "`gigalearn graph preprocess CONFIG` first"
             )
         self.metadata: dict[str, Any] = json.loads(meta.read_text())
+        self._arrays: dict[str, np.ndarray | None] = {}
         if self.metadata.get("format_version") != FORMAT_VERSION:
             raise DataError(
                 f"{self.path}: GraphStore format {self.metadata.get('format_version')}"
@@ -95,8 +96,12 @@ class GraphStore:
         raise KeyError(f"unknown edge type {list(edge_type)} (known: {self.edge_types})")
 
     # ---- arrays --------------------------------------------------------------------------
-    def _load(self, rel: str) -> np.ndarray:
-        return np.load(self.path / rel, mmap_mode="r")
+    def _load(self, rel: str) -> np.ndarray | None:
+        """Memory-map an array once; later calls (from samplers' hot loops) reuse the map."""
+        if rel not in self._arrays:
+            path = self.path / rel
+            self._arrays[rel] = np.load(path, mmap_mode="r") if path.exists() else None
+        return self._arrays[rel]
 
     def node_ids(self, node_type: str) -> pa.Array:
         """Original ids of `node_type`; position i is dense id i."""
@@ -120,8 +125,7 @@ class GraphStore:
     def _edge_array(self, edge_type: EdgeType, name: str) -> np.ndarray | None:
         meta = self.edge_meta(edge_type)
         base = meta.get("reverse_of") or meta["type"]
-        path = self.path / "edges" / edge_dir_name(tuple(base)) / f"{name}.npy"
-        return np.load(path, mmap_mode="r") if path.exists() else None
+        return self._load(f"edges/{edge_dir_name(tuple(base))}/{name}.npy")
 
     def csr(self, edge_type: EdgeType, direction: Literal["out", "in"] = "out") -> CSR:
         """Neighbours along `edge_type`: 'out' indexes by source, 'in' by destination."""

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gigalearn.graph.config import config_from_dict
+from gigalearn.graph.store import GraphStore
 
 
 def tiny_tables() -> dict[str, pa.Table]:
@@ -150,3 +151,34 @@ def tiny_cfg(tiny_duckdb: str):
     return lambda **kw: config_from_dict(
         tiny_config({"engine": "duckdb", "uri": tiny_duckdb}, **kw)
     )
+
+
+def make_store(path: Path, nodes: dict[str, int], edges: dict[tuple, dict]) -> GraphStore:
+    """Build a GraphStore from arrays: nodes {type: count}, edges {edge type: {"src": ...,
+    "dst": ..., optional "time"/"weight"}} in dense ids 0..n-1 (ids are kept as they are)."""
+    from gigalearn.graph.preprocess.build import build_graph
+
+    tables = {f"n_{t}": pa.table({"id": np.arange(n, dtype=np.int64)}) for t, n in nodes.items()}
+    cfg_edges = []
+    for i, (etype, cols) in enumerate(edges.items()):
+        tables[f"e_{i}"] = pa.table({k: np.asarray(v) for k, v in cols.items()})
+        cfg_edges.append(
+            {
+                "type": list(etype),
+                "table": f"e_{i}",
+                "src": "src",
+                "dst": "dst",
+                **{k: k for k in ("time", "weight") if k in cols},
+            }
+        )
+    uri = write_duckdb(path.with_suffix(".duckdb"), tables)
+    cfg = config_from_dict(
+        {
+            "name": "t",
+            "source": {"engine": "duckdb", "uri": uri},
+            "nodes": {t: {"table": f"n_{t}", "id": "id"} for t in nodes},
+            "edges": cfg_edges,
+        }
+    )
+    build_graph(cfg, path)
+    return GraphStore(path)

@@ -16,6 +16,7 @@ from gigalearn.graph.store import GraphStore
 
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
 _EMPTY_F32 = np.empty(0, dtype=np.float32)
+_PARALLEL_MIN = 256
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,6 @@ class KHopSampler:
             if self.disjoint
             else {n: np.full(store.num_nodes(n), -1, dtype=np.int64) for n in store.node_types}
         )
-        self._kernel = (
-            kernels.sample_neighbors_parallel if o.parallel else kernels.sample_neighbors_serial
-        )
         # with in-sampling the frontier is an edge type's destination end, else its source end
         self._ends = (2, 0) if o.direction == "in" else (0, 2)
 
@@ -163,9 +161,7 @@ class KHopSampler:
         hop_nodes = {n: [0] * (o.num_hops + 1) for n in nodes}
         hop_edges: dict[EdgeType, list[int]] = {t: [0] * o.num_hops for t in self.edge_types}
         edges: dict[EdgeType, list] = {t: [] for t in self.edge_types}
-        kernel = self._kernel
-        if get_worker_info() is not None:
-            kernel = kernels.sample_neighbors_serial  # see KHopOptions.parallel
+        parallel = o.parallel and get_worker_info() is None  # see KHopOptions.parallel
         try:
             frontier, offset = {}, 0
             for n, ids in seeds.items():
@@ -185,6 +181,12 @@ class KHopSampler:
                         continue
                     f_nodes, f_local, f_roots = frontier[f_type]
                     csr = self._csr[t]
+                    # a parallel region costs more than it saves on a small frontier
+                    kernel = (
+                        kernels.sample_neighbors_parallel
+                        if parallel and len(f_nodes) >= _PARALLEL_MIN
+                        else kernels.sample_neighbors_serial
+                    )
                     offsets, nbrs, eids = kernel(
                         csr.indptr,
                         csr.indices,

@@ -43,7 +43,7 @@ class NodeLoader(DataLoader):
         **loader_kwargs,
     ) -> None:
         self.store, self.node_type, self.seed = store, node_type, seed
-        self.sampler = KHopSampler(store, options)
+        self.graph_sampler = KHopSampler(store, options)
         self.seeds = np.arange(store.num_nodes(node_type)) if seeds is None else np.asarray(seeds)
         generator = torch.Generator().manual_seed(seed)
         super().__init__(
@@ -57,7 +57,7 @@ class NodeLoader(DataLoader):
 
     def _collate(self, index: list[int]):
         ids = self.seeds[np.asarray(index)]
-        sub = self.sampler.sample(self.node_type, ids, seed=_batch_seed(self.seed, ids))
+        sub = self.graph_sampler.sample(self.node_type, ids, seed=_batch_seed(self.seed, ids))
         return to_pyg(
             sub, self.store, hetero=len(self.store.edge_types) > 1 or len(self.store.node_types) > 1
         )
@@ -103,7 +103,7 @@ class LinkLoader(DataLoader):
         self.negatives = negatives or LinkBatchOptions()
         src, dst = store.edge_index(self.edge_type) if edges is None else edges
         self.src, self.dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
-        self.sampler = KHopSampler(store, options)
+        self.graph_sampler = KHopSampler(store, options)
         self.out = store.csr(self.edge_type, "out")
         self.hard = None
         if hard_negatives is not None:
@@ -134,7 +134,7 @@ class LinkLoader(DataLoader):
             a_seeds = np.unique(anchors)
             d_seeds = np.unique(np.concatenate([positives, negs, hard_dst]))
             seeds = {s_type: a_seeds, d_type: d_seeds}
-        sub = self.sampler.sample_multi(seeds, seed=_batch_seed(self.seed, idx))
+        sub = self.graph_sampler.sample_multi(seeds, seed=_batch_seed(self.seed, idx))
         data = to_pyg(
             sub, self.store, hetero=len(self.store.edge_types) > 1 or len(self.store.node_types) > 1
         )
