@@ -69,9 +69,8 @@ def _check_missing(spec: FeatureSpec, mask: np.ndarray, ids: pa.Array, where: st
 def _numeric(values: pa.Array, spec: FeatureSpec, where: str) -> np.ndarray:
     is_list = pa.types.is_list(values.type) or pa.types.is_fixed_size_list(values.type)
     inner = values.type.value_type if is_list else values.type
-    if not (
-        pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_boolean(inner)
-    ):
+    numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_decimal)
+    if not any(check(inner) for check in numeric):  # SQL NUMERIC / DECIMAL columns count too
         raise DataError(
             f"{where}: {spec.kind} needs a numeric column, got {values.type}; use categorical, "
             "multi_hot or hashing for text, or CAST it in a 'query'"

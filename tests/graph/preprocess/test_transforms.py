@@ -98,3 +98,10 @@ def test_infinite_and_wrong_type_rejected():
         _fit_apply(Standardize(kind="standardize"), ["1", "2"])
     with pytest.raises(DataError, match="log1p needs values > -1"):
         _fit_apply(Log1p(kind="log1p"), [-2.0, 1.0])
+
+
+def test_decimal_columns_are_numeric():
+    from decimal import Decimal
+
+    _, out = _fit_apply(MinMax(kind="min_max"), pa.array([Decimal("1.5"), Decimal("2.5")]))
+    np.testing.assert_allclose(out[:, 0], [0, 1])
