@@ -1,0 +1,24 @@
+import subprocess
+import sys
+
+from gigalearn.graph.preprocess.build import build_graph
+
+
+def test_sample_command_drains_a_loader(tiny_cfg, tmp_path):
+    build_graph(tiny_cfg(), tmp_path / "g")
+    cmd = [sys.executable, "-m", "gigalearn.cli", "graph", "sample", str(tmp_path / "g")]
+    res = subprocess.run(
+        [*cmd, "--node-type", "user", "--batch-size", "2", "--fanout", "2,2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "2 batches of 2 seeds" in res.stdout
+    res = subprocess.run(
+        [*cmd, "--node-type", "user", "--fanout", "2,0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2 and "--fanout '2,0'" in res.stderr
