@@ -191,15 +191,34 @@ class NegativesConfig(_Model):
 
 
 class SamplingConfig(_Model):
-    fanout: list[int] = [10, 10]
+    """Neighbourhood sampling (see docs/graph-sampling.md)."""
+
+    fanout: list[int] | dict[str, list[int]] = [10, 10]
+    """Per hop (-1 = all), or per edge type written "src/relation/dst"."""
+    direction: Literal["in", "out"] = "in"
+    replace: bool = False
+    weighted: bool = False
+    temporal: bool = False
     negatives: NegativesConfig = NegativesConfig()
 
     @field_validator("fanout")
     @classmethod
-    def _fanout(cls, v: list[int]) -> list[int]:
-        if not v or any(f == 0 or f < -1 for f in v):
-            raise ValueError("fanout is a non-empty list of positive counts (or -1 for all)")
+    def _fanout(cls, v: list[int] | dict[str, list[int]]) -> list[int] | dict[str, list[int]]:
+        lists = v.values() if isinstance(v, dict) else [v]
+        for f in lists:
+            if not f or any(k == 0 or k < -1 for k in f):
+                raise ValueError("fanout is a non-empty list of positive counts (or -1 for all)")
+        if isinstance(v, dict):
+            bad = [k for k in v if len(k.split("/")) != 3]
+            if bad:
+                raise ValueError(f"fanout keys must be edge types 'src/relation/dst', got {bad}")
         return v
+
+    def edge_fanout(self) -> list[int] | dict[tuple[str, str, str], list[int]]:
+        """The fanout with edge-type keys as tuples, as the samplers take it."""
+        if isinstance(self.fanout, dict):
+            return {tuple(k.split("/")): f for k, f in self.fanout.items()}
+        return list(self.fanout)
 
 
 class ModelConfig(_Model):
@@ -268,6 +287,10 @@ class GraphConfig(_Model):
                 if t in seen:
                     raise ValueError(f"edge type {list(t)} is declared twice")
                 seen.add(t)
+        if isinstance(self.sampling.fanout, dict):
+            unknown = [k for k in self.sampling.fanout if tuple(k.split("/")) not in seen]
+            if unknown:
+                raise ValueError(f"sampling.fanout names undeclared edge types {unknown}")
         if self.task is not None:
             tgt = self.task.target
             if self.task.kind == "link_prediction" and tuple(tgt) not in seen:

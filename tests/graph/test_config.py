@@ -106,3 +106,15 @@ def test_bucketize_needs_exactly_one_rule():
                 "movie": {"table": "m", "id": "id"},
             }
         )
+
+
+def test_sampling_section_maps_to_sampler_options():
+    from gigalearn.graph.sampling.khop import KHopOptions
+
+    cfg = _cfg(sampling={"fanout": {"user/rated/movie": [5, 3]}, "weighted": True})
+    opts = KHopOptions.from_config(cfg.sampling)
+    assert opts.fanout == {("user", "rated", "movie"): [5, 3]} and opts.weighted
+    with pytest.raises(ConfigError, match="undeclared edge types"):
+        _cfg(sampling={"fanout": {"user/likes/movie": [5]}})
+    with pytest.raises(ConfigError, match="src/relation/dst"):
+        _cfg(sampling={"fanout": {"user": [5]}})

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 from torch.utils.data import get_worker_info
 
+from gigalearn.graph.config import SamplingConfig
 from gigalearn.graph.sampling import kernels
 from gigalearn.graph.sampling.subgraph import EdgeType, SampledSubgraph
 from gigalearn.graph.store import GraphStore
@@ -49,6 +50,18 @@ class KHopOptions:
                 raise ValueError(f"fanout {f}: a non-empty list of counts >= 1 (or -1 for all)")
         if len({len(f) for f in lists}) > 1:
             raise ValueError("every edge type's fanout list must have the same number of hops")
+
+    @classmethod
+    def from_config(cls, cfg: SamplingConfig, parallel: bool = True) -> KHopOptions:
+        """The options a task config's `sampling` section asks for."""
+        return cls(
+            fanout=cfg.edge_fanout(),
+            direction=cfg.direction,
+            replace=cfg.replace,
+            weighted=cfg.weighted,
+            temporal=cfg.temporal,
+            parallel=parallel,
+        )
 
     @property
     def num_hops(self) -> int:
