@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs: a PostgreSQL server (started by the tests on loopback).
-# Installs only what is missing; needs root (or sudo) on a machine without them.
+# Debian packages the test suite needs: a PostgreSQL server (the tests start one on loopback)
+# and a Java runtime for Spark in local mode. Installs only what is missing; needs root (or
+# sudo) on a machine without them.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
