@@ -147,9 +147,19 @@ def synthetic_cmd(
 
 @app.command("demo")
 def demo_cmd(runs_dir: RunsOpt = Path("runs")) -> None:
-    """Fetch MovieLens-100K into data/ml-100k.duckdb, build its graph and inspect it."""
+    """Fetch MovieLens-100K into data/ml-100k.duckdb, build its graph, inspect and sample it."""
     example = Path(__file__).resolve().parents[2] / "examples" / "movielens-100k.yaml"
     preprocess_cmd(example, runs_dir)
+    console.rule("sampling: 2-hop neighbourhoods of users, fan-out [15, 10]")
+    sample_cmd(
+        runs_dir / "movielens-100k",
+        node_type="user",
+        fanout="15,10",
+        batch_size=128,
+        batches=0,
+        workers=0,
+        seed=0,
+    )
 
 
 def _print_store(store: GraphStore) -> None:
