@@ -157,59 +157,141 @@ def _sample_row(state, lo, hi, valid, k, replace, eid, edge_time, limit, weight,
     return state
 
 
-def _make_sampler(parallel: bool):
-    @numba.njit(parallel=parallel, cache=True)
-    def sample(
-        indptr, indices, eid, frontier, frontier_time, fanout, replace, weight, edge_time, seed, hop
-    ):
-        n = frontier.shape[0]
-        counts = np.zeros(n, dtype=np.int64)
-        for i in numba.prange(n):
-            u = frontier[i]
-            limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
-            valid = _valid_count(indptr[u], indptr[u + 1], eid, edge_time, limit)
-            if valid > 0:
-                counts[i] = valid if fanout < 0 else (fanout if replace else min(fanout, valid))
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        for i in range(n):
-            offsets[i + 1] = offsets[i] + counts[i]
-        pos = np.empty(offsets[n], dtype=np.int64)
-        for i in numba.prange(n):
-            if counts[i] == 0:
-                continue
-            u = frontier[i]
-            limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
-            lo, hi = indptr[u], indptr[u + 1]
-            valid = _valid_count(lo, hi, eid, edge_time, limit)
-            state = node_state(np.uint64(seed), np.int64(hop), np.int64(u))
-            k = counts[i]
-            _sample_row(
-                state,
-                lo,
-                hi,
-                valid,
-                k,
-                replace and fanout >= 0,
+@numba.njit(inline="always")
+def _count(i, indptr, eid, frontier, frontier_time, fanout, replace, edge_time, counts):
+    u = frontier[i]
+    limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
+    valid = _valid_count(indptr[u], indptr[u + 1], eid, edge_time, limit)
+    if valid > 0:
+        counts[i] = valid if fanout < 0 else (fanout if replace else min(fanout, valid))
+
+
+@numba.njit(inline="always")
+def _draw(
+    i,
+    indptr,
+    eid,
+    frontier,
+    frontier_time,
+    fanout,
+    replace,
+    weight,
+    edge_time,
+    seed,
+    hop,
+    counts,
+    offsets,
+    pos,
+):
+    u = frontier[i]
+    limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
+    lo, hi = indptr[u], indptr[u + 1]
+    valid = _valid_count(lo, hi, eid, edge_time, limit)
+    state = node_state(np.uint64(seed), np.int64(hop), np.int64(u))
+    _sample_row(
+        state,
+        lo,
+        hi,
+        valid,
+        counts[i],
+        replace and fanout >= 0,
+        eid,
+        edge_time,
+        limit,
+        weight,
+        pos,
+        offsets[i],
+    )
+
+
+@numba.njit(inline="always")
+def _gather(j, indices, eid, pos, nbrs, eids):
+    p = pos[j]
+    nbrs[j] = indices[p]
+    eids[j] = p if eid.shape[0] == 0 else eid[p]
+
+
+@numba.njit(inline="always")
+def _offsets_of(counts):
+    offsets = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    for i in range(counts.shape[0]):
+        offsets[i + 1] = offsets[i] + counts[i]
+    return offsets
+
+
+# Two separate functions, not one compiled twice: numba's on-disk cache does not key on the
+# `parallel` flag, so a shared body could load the threaded build where the serial one was meant
+# (and a threaded build in a forked worker is the trap KHopOptions.parallel avoids).
+@numba.njit(parallel=True, cache=True)
+def sample_neighbors_parallel(
+    indptr, indices, eid, frontier, frontier_time, fanout, replace, weight, edge_time, seed, hop
+):
+    """One hop for every frontier node, threads across nodes: (offsets, neighbours, edge ids)."""
+    n = frontier.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    for i in numba.prange(n):
+        _count(i, indptr, eid, frontier, frontier_time, fanout, replace, edge_time, counts)
+    offsets = _offsets_of(counts)
+    pos = np.empty(offsets[n], dtype=np.int64)
+    for i in numba.prange(n):
+        if counts[i] > 0:
+            _draw(
+                i,
+                indptr,
                 eid,
-                edge_time,
-                limit,
+                frontier,
+                frontier_time,
+                fanout,
+                replace,
                 weight,
+                edge_time,
+                seed,
+                hop,
+                counts,
+                offsets,
                 pos,
-                offsets[i],
             )
-        nbrs = np.empty(pos.shape[0], dtype=np.int64)
-        eids = np.empty(pos.shape[0], dtype=np.int64)
-        for j in numba.prange(pos.shape[0]):
-            p = pos[j]
-            nbrs[j] = indices[p]
-            eids[j] = p if eid.shape[0] == 0 else eid[p]
-        return offsets, nbrs, eids
-
-    return sample
+    nbrs = np.empty(pos.shape[0], dtype=np.int64)
+    eids = np.empty(pos.shape[0], dtype=np.int64)
+    for j in numba.prange(pos.shape[0]):
+        _gather(j, indices, eid, pos, nbrs, eids)
+    return offsets, nbrs, eids
 
 
-sample_neighbors_parallel = _make_sampler(True)
-sample_neighbors_serial = _make_sampler(False)
+@numba.njit(cache=True)
+def sample_neighbors_serial(
+    indptr, indices, eid, frontier, frontier_time, fanout, replace, weight, edge_time, seed, hop
+):
+    """The same as `sample_neighbors_parallel`, on one thread (identical results)."""
+    n = frontier.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        _count(i, indptr, eid, frontier, frontier_time, fanout, replace, edge_time, counts)
+    offsets = _offsets_of(counts)
+    pos = np.empty(offsets[n], dtype=np.int64)
+    for i in range(n):
+        if counts[i] > 0:
+            _draw(
+                i,
+                indptr,
+                eid,
+                frontier,
+                frontier_time,
+                fanout,
+                replace,
+                weight,
+                edge_time,
+                seed,
+                hop,
+                counts,
+                offsets,
+                pos,
+            )
+    nbrs = np.empty(pos.shape[0], dtype=np.int64)
+    eids = np.empty(pos.shape[0], dtype=np.int64)
+    for j in range(pos.shape[0]):
+        _gather(j, indices, eid, pos, nbrs, eids)
+    return offsets, nbrs, eids
 
 
 @numba.njit(cache=True)
