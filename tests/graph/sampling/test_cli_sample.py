@@ -22,3 +22,27 @@ def test_sample_command_drains_a_loader(tiny_cfg, tmp_path):
         timeout=300,
     )
     assert res.returncode == 2 and "--fanout '2,0'" in res.stderr
+
+
+def test_presample_command_writes_shards(tiny_cfg, tmp_path):
+    from gigalearn.graph.sampling.shards import read_shards
+
+    build_graph(tiny_cfg(), tmp_path / "g")
+    cmd = [
+        sys.executable,
+        "-m",
+        "gigalearn.cli",
+        "graph",
+        "presample",
+        str(tmp_path / "g"),
+        "--node-type",
+        "user",
+        "--out",
+        str(tmp_path / "shards"),
+        "--batch-size",
+        "2",
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    batches = list(read_shards(tmp_path / "shards"))
+    assert len(batches) == 2 and all(b.batch_size == 2 for b in batches)
