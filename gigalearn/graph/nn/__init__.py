@@ -1,0 +1,1 @@
+"""Encoders, decoders and losses for graph tasks, built on PyTorch Geometric."""

@@ -1,0 +1,76 @@
+"""Losses for anchor-based link prediction and node classification.
+
+Shapes: B anchors, each with one positive; R random negatives shared by the batch; scores are
+inner products of L2-normalised or raw embeddings of dimension d.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class RetrievalLoss(nn.Module):
+    """Softmax cross-entropy of each anchor's positive against in-batch positives of the other
+    anchors, shared random negatives and the anchor's hard negatives (sampled softmax).
+
+    `temperature` divides the scores (smaller = sharper). Candidates equal to the anchor's own
+    positive (same destination id), and random negatives flagged by `neg_hit_mask`, are masked
+    out, so accidental hits are not pushed away.
+    """
+
+    def __init__(self, temperature: float = 0.1, in_batch: bool = True) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature, self.in_batch = temperature, in_batch
+
+    def forward(
+        self,
+        anchor: Tensor,
+        pos: Tensor,
+        neg: Tensor | None = None,
+        pos_ids: Tensor | None = None,
+        neg_hit_mask: Tensor | None = None,
+        hard: Tensor | None = None,
+        hard_rows: Tensor | None = None,
+    ) -> Tensor:
+        """anchor, pos: [B, d]; neg: [R, d]; pos_ids: [B] destination ids (for in-batch hits);
+        neg_hit_mask: [B, R]; hard: [H, d] with hard_rows: [H] (which anchor each belongs to)."""
+        b = anchor.shape[0]
+        if self.in_batch:
+            logits = anchor @ pos.T  # [B, B]: the diagonal holds each anchor's positive
+            if pos_ids is not None:
+                same = pos_ids[None, :] == pos_ids[:, None]
+                logits = logits.masked_fill(same & ~torch.eye(b, dtype=torch.bool), float("-inf"))
+        else:
+            logits = (anchor * pos).sum(-1, keepdim=True)  # [B, 1]
+        parts = [logits]
+        if neg is not None and len(neg):
+            n = anchor @ neg.T
+            if neg_hit_mask is not None:
+                n = n.masked_fill(neg_hit_mask, float("-inf"))
+            parts.append(n)
+        if hard is not None and len(hard):
+            h = torch.full((b, len(hard)), float("-inf"), dtype=anchor.dtype)
+            cols = torch.arange(len(hard))
+            h[hard_rows, cols] = (anchor[hard_rows] * hard).sum(-1)
+            parts.append(h)
+        logits = torch.cat(parts, dim=1) / self.temperature
+        target = torch.arange(b) if self.in_batch else torch.zeros(b, dtype=torch.long)
+        return F.cross_entropy(logits, target)
+
+
+def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
+    """Bayesian personalised ranking: -log σ(s⁺ − s⁻); neg_score [B] or [B, R]."""
+    if neg_score.dim() == 2:
+        pos_score = pos_score[:, None]
+    return -F.logsigmoid(pos_score - neg_score).mean()
+
+
+def margin_loss(pos_score: Tensor, neg_score: Tensor, margin: float = 0.5) -> Tensor:
+    """Hinge: max(0, margin − s⁺ + s⁻); neg_score [B] or [B, R]."""
+    if neg_score.dim() == 2:
+        pos_score = pos_score[:, None]
+    return F.relu(margin - pos_score + neg_score).mean()

@@ -1,0 +1,47 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss
+
+
+def test_retrieval_loss_matches_hand_computation():
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    n = torch.tensor([[0.5, 0.5]])
+    loss = RetrievalLoss(temperature=1.0)(a, p, n)
+    logits = torch.tensor([[1.0, 0.0, 0.5], [0.0, 2.0, 0.5]])
+    assert loss.item() == pytest.approx(F.cross_entropy(logits, torch.tensor([0, 1])).item())
+
+
+def test_accidental_hits_are_masked():
+    a = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    p = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    n = torch.tensor([[1.0, 0.0]])
+    same_item = torch.tensor([7, 7])  # both anchors' positive is item 7
+    hit = torch.tensor([[True], [True]])  # and the random negative is a positive too
+    loss = RetrievalLoss(temperature=1.0)(a, p, n, pos_ids=same_item, neg_hit_mask=hit)
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)  # only the positive itself remains
+    unmasked = RetrievalLoss(temperature=1.0)(a, p, n)
+    assert unmasked.item() == pytest.approx(math.log(3))
+
+
+def test_hard_negatives_count_only_for_their_anchor():
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = a.clone()
+    hard = torch.tensor([[1.0, 0.0]])  # as good as anchor 0's positive
+    loss_0 = RetrievalLoss(1.0, in_batch=False)(a, p, hard=hard, hard_rows=torch.tensor([0]))
+    expected = (math.log(2) + 0.0) / 2  # anchor 0: two equal logits; anchor 1: none
+    assert loss_0.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_pairwise_losses():
+    pos, neg = torch.tensor([2.0]), torch.tensor([[0.0, 3.0]])
+    assert bpr_loss(pos, neg).item() == pytest.approx(
+        -(F.logsigmoid(torch.tensor(2.0)) + F.logsigmoid(torch.tensor(-1.0))).item() / 2
+    )
+    assert margin_loss(pos, neg, margin=1.0).item() == pytest.approx((0 + 2.0) / 2)
+    with pytest.raises(ValueError):
+        RetrievalLoss(temperature=0)
