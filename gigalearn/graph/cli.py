@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gigalearn.graph.config import load_config
-from gigalearn.graph.pipeline import RunDir, preprocess
+from gigalearn.graph.pipeline import preprocess
+from gigalearn.graph.rundir import RunDir
 from gigalearn.graph.store import GraphStore
 
 app = typer.Typer(help="Graph learning on relational tables.", no_args_is_help=True)
@@ -33,6 +34,67 @@ def preprocess_cmd(
         meta = preprocess(cfg, run, step=lambda m: status.update(f"preprocessing: {m}"))
     console.print(f"[green]built[/] {run.graph} in {meta['build_seconds']:.1f} s")
     _print_store(GraphStore(run.graph))
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="Task config YAML.")],
+    start_at: Annotated[str | None, typer.Option(help="Re-run from this stage on.")] = None,
+    stop_after: Annotated[str, typer.Option(help="Last stage to run.")] = "evaluate",
+    force: Annotated[bool, typer.Option(help="Re-run every stage.")] = False,
+    runs_dir: RunsOpt = Path("runs"),
+) -> None:
+    """preprocess → split → train → infer → evaluate; unchanged stages are skipped."""
+    from gigalearn.graph.pipeline import run_pipeline
+
+    cfg = load_config(config)
+    run = RunDir.for_config(cfg, runs_dir)
+    results = run_pipeline(
+        cfg, run, start_at, stop_after, force, on_stage=lambda n, what: console.rule(f"{n}: {what}")
+    )
+    if "evaluate" in results:
+        _print_metrics(results["evaluate"])
+    if "infer" in results and results["infer"].get("written_back"):
+        console.print(f"embeddings written back to tables {results['infer']['written_back']}")
+
+
+@app.command("train")
+def train_cmd(
+    config: Annotated[Path, typer.Argument(help="Task config YAML.")],
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = True,
+    runs_dir: RunsOpt = Path("runs"),
+) -> None:
+    """Train (after preprocess and split); under torchrun, data-parallel across processes."""
+    from gigalearn.graph.train import train
+
+    cfg = load_config(config)
+    result = train(cfg, RunDir.for_config(cfg, runs_dir), resume=resume)
+    console.print(f"trained {result['epochs']} epoch(s); validation: {result['history'][-1:]}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    config: Annotated[Path, typer.Argument(help="Task config YAML.")],
+    runs_dir: RunsOpt = Path("runs"),
+) -> None:
+    """Test-split metrics from the stored embeddings; writes metrics.json."""
+    from gigalearn.graph.stages import evaluate_stage
+
+    cfg = load_config(config)
+    _print_metrics(evaluate_stage(cfg, RunDir.for_config(cfg, runs_dir)))
+
+
+def _print_metrics(summary: dict) -> None:
+    table = Table(
+        title=f"{summary.get('split', '')} metrics ({summary.get('queries', '?')} "
+        f"queries, {summary.get('candidates', '?')} candidates)"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in summary.items():
+        if k not in ("split", "queries", "candidates"):
+            table.add_row(k, f"{v:.4f}")
+    console.print(table)
 
 
 @app.command("inspect")

@@ -223,14 +223,37 @@ class SamplingConfig(_Model):
 
 class ModelConfig(_Model):
     encoder: str = "sage"
+    """sage, gat, gin, gcn, or a user model 'package.module:Class' (docs/graph-training.md)."""
     hidden: int = Field(64, ge=1)
     layers: int = Field(2, ge=1)
+    normalize: bool = True
+    """L2-normalise the output embeddings (scores become cosine similarities)."""
+    id_embeddings: bool = False
+    """Add a learnable embedding per node (always on for node types without features)."""
+    loss: Literal["retrieval", "bpr", "margin"] = "retrieval"
+    temperature: float = Field(0.1, gt=0)
+
+
+class EarlyStoppingConfig(_Model):
+    metric: str = "recall@20"
+    patience: int = Field(2, ge=1)
+    """Epochs without improvement of the validation metric before training stops."""
 
 
 class TrainConfig(_Model):
     epochs: int = Field(5, ge=1)
     batch_size: int = Field(512, ge=1)
     lr: float = Field(0.001, gt=0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["constant", "cosine"] = "constant"
+    grad_clip: float | None = Field(None, gt=0)
+    early_stopping: EarlyStoppingConfig | None = None
+    checkpoint_every: int = Field(0, ge=0)
+    """Also checkpoint every N steps (0: only at the end of each epoch)."""
+    max_steps_per_epoch: int | None = Field(None, ge=1)
+    seed: int = 0
+    num_workers: int = Field(0, ge=0)
 
 
 class InferConfig(_Model):

@@ -55,6 +55,13 @@ class Interactions:
     def of(self, q: int) -> np.ndarray:
         return self.indices[self.indptr[q] : self.indptr[q + 1]]
 
+    def select(self, rows: np.ndarray) -> Interactions:
+        """The interactions of queries `rows`, renumbered 0..len(rows)-1."""
+        counts = np.diff(self.indptr)[rows]
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        parts = [self.of(r) for r in rows]
+        return Interactions(indptr, np.concatenate(parts) if parts else np.empty(0, np.int64))
+
 
 def rank(
     query_emb: torch.Tensor,
@@ -179,3 +186,27 @@ def classification_metrics(
         else:
             raise ValueError(f"{m.name} is not a classification metric")
     return out
+
+
+def held_out_metrics(
+    query_emb: torch.Tensor,
+    item_emb: torch.Tensor,
+    src: np.ndarray,
+    dst: np.ndarray,
+    held: np.ndarray,
+    seen: np.ndarray,
+    metrics: list[Metric],
+    method: Literal["exact", "faiss"] = "exact",
+) -> dict[str, float]:
+    """Metrics of held-out edges `held` (edge ids into src/dst): for each source with one, all
+    destinations are ranked, its `seen` (training) destinations filtered out."""
+    n_q = query_emb.shape[0]
+    relevant = Interactions.from_pairs(src[held], dst[held], n_q)
+    exclude = Interactions.from_pairs(src[seen], dst[seen], n_q)
+    has = np.flatnonzero(np.diff(relevant.indptr) > 0)
+    k = max(m.k or 1 for m in metrics)
+    relevant = relevant.select(has)
+    top, first = rank(
+        query_emb[has], item_emb, k, exclude=exclude.select(has), relevant=relevant, method=method
+    )
+    return {"queries": len(has), **retrieval_metrics(top, relevant, metrics, first)}

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from gigalearn.common.atomic import atomic_write_text
+from gigalearn.common.errors import ConfigError
 from gigalearn.graph.config import GraphConfig
 from gigalearn.graph.preprocess.build import Step, build_graph
-
-
-@dataclass(frozen=True)
-class RunDir:
-    """Where one task's artifacts live; every stage reads only earlier stages' artifacts."""
-
-    root: Path
-
-    @property
-    def graph(self) -> Path:
-        return self.root / "graph"
-
-    @property
-    def frozen_config(self) -> Path:
-        return self.root / "config.frozen.yaml"
-
-    @classmethod
-    def for_config(cls, cfg: GraphConfig, runs_root: str | Path = "runs") -> RunDir:
-        return cls(Path(runs_root) / cfg.name)
+from gigalearn.graph.rundir import RunDir
 
 
 def ensure_source_data(cfg: GraphConfig, step: Step | None = None) -> None:
@@ -49,3 +34,75 @@ def preprocess(cfg: GraphConfig, run: RunDir, step: Step | None = None) -> dict:
     frozen = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
     atomic_write_text(run.frozen_config, frozen)
     return metadata
+
+
+STAGES = ("preprocess", "split", "train", "infer", "evaluate")
+# the config sections each stage reads; a stage re-runs when these or an upstream stage change
+_SECTIONS = {
+    "preprocess": ("source", "nodes", "edges"),
+    "split": ("task",),
+    "train": ("task", "sampling", "model", "train"),
+    "infer": ("sampling", "infer"),
+    "evaluate": ("evaluate",),
+}
+
+
+def _stage_hash(cfg: GraphConfig, stage: str, upstream: str) -> str:
+    data = cfg.model_dump(mode="json", include=set(_SECTIONS[stage]))
+    blob = json.dumps([upstream, data], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def run_pipeline(
+    cfg: GraphConfig,
+    run: RunDir,
+    start_at: str = "preprocess",
+    stop_after: str = "evaluate",
+    force: bool = False,
+    on_stage: Callable[[str, str], None] | None = None,
+) -> dict[str, dict]:
+    """Run the stages up to `stop_after`. A stage whose inputs (its config sections and the
+    stages before it) did not change since its last run is skipped; `start_at` re-runs that
+    stage and those after it regardless (e.g. after the source tables changed: the config does
+    not see the data)."""
+    from gigalearn.graph import stages
+    from gigalearn.graph.train import train
+
+    for name in (start_at or "preprocess", stop_after):
+        if name not in STAGES:
+            raise ConfigError(f"unknown stage '{name}'; stages: {', '.join(STAGES)}")
+    first, last = STAGES.index(start_at or "preprocess"), STAGES.index(stop_after)
+    if first > last:
+        raise ConfigError(f"--start-at {start_at} comes after --stop-after {stop_after}")
+    record_path = run.root / "stages.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    actions = {
+        "preprocess": lambda: {"build_seconds": preprocess(cfg, run)["build_seconds"]},
+        "split": lambda: stages.split_stage(cfg, run),
+        "train": lambda: train(cfg, run),
+        "infer": lambda: stages.infer_stage(cfg, run),
+        "evaluate": lambda: stages.evaluate_stage(cfg, run),
+    }
+    results, upstream = {}, ""
+    for i, name in enumerate(STAGES[: last + 1]):
+        digest = _stage_hash(cfg, name, upstream)
+        upstream = digest
+        if i < first:
+            continue
+        forced = force or start_at is not None
+        if not forced and record.get(name, {}).get("hash") == digest:
+            if on_stage:
+                on_stage(name, "unchanged, skipped")
+            results[name] = record[name].get("result", {})
+            continue
+        if on_stage:
+            on_stage(name, "running")
+        results[name] = actions[name]()
+        record[name] = {"hash": digest, "result": results[name]}
+        for later in STAGES[i + 1 :]:
+            record.pop(later, None)  # their inputs just changed
+        atomic_write_text(record_path, json.dumps(record, indent=2, default=str))
+    atomic_write_text(
+        run.frozen_config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+    )
+    return results

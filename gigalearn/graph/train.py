@@ -1,0 +1,255 @@
+"""Link-prediction training: the GNN encoder learns embeddings whose inner products rank each
+anchor's true destinations above the rest. Single process, or DDP under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from rich.progress import Progress
+
+from gigalearn.common.errors import ConfigError
+from gigalearn.graph.checkpoint import latest_checkpoint, save_checkpoint, training_fingerprint
+from gigalearn.graph.config import GraphConfig
+from gigalearn.graph.evaluate import Metric, held_out_metrics
+from gigalearn.graph.infer import compute_embeddings
+from gigalearn.graph.nn.encoders import GraphEncoder, batch_inputs
+from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss
+from gigalearn.graph.rundir import RunDir
+from gigalearn.graph.sampling.khop import KHopOptions
+from gigalearn.graph.sampling.loaders import LinkBatchOptions, LinkLoader
+from gigalearn.graph.split import Split
+from gigalearn.graph.store import GraphStore
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among torchrun's processes (0 of 1 without torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @classmethod
+    def from_env(cls) -> Ranks:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo")  # CPU here; nccl would serve GPUs
+        return cls(int(os.environ.get("RANK", "0")), world)
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def share(self, value: Any) -> Any:
+        """Rank 0's value on every rank (decisions such as early stopping must agree)."""
+        if self.world == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def build_model(cfg: GraphConfig, store: GraphStore) -> GraphEncoder:
+    """The encoder the config asks for, sized to the store."""
+    torch.manual_seed(cfg.train.seed)
+    return GraphEncoder(
+        cfg.model.encoder,
+        cfg.model.hidden,
+        cfg.model.layers,
+        (store.node_types, store.edge_types),
+        {t: store.node_meta(t)["feature_dim"] for t in store.node_types},
+        {t: store.num_nodes(t) for t in store.node_types},
+        id_embeddings=cfg.model.id_embeddings,
+        normalize=cfg.model.normalize,
+    )
+
+
+def _optimizer(cfg: GraphConfig, params) -> torch.optim.Optimizer:
+    t = cfg.train
+    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+    return cls[t.optimizer](params, lr=t.lr, weight_decay=t.weight_decay)
+
+
+def validate(
+    model: torch.nn.Module,
+    cfg: GraphConfig,
+    train_store: GraphStore,
+    split: Split,
+    full: GraphStore,
+) -> dict[str, float]:
+    """Validation metrics: every destination ranked for each source with a validation edge,
+    its training destinations filtered out (sampling on the training graph)."""
+    s_type, _, d_type = cfg.task.target
+    options = KHopOptions.from_config(cfg.sampling)
+    q = compute_embeddings(model, train_store, s_type, options)
+    items = compute_embeddings(model, train_store, d_type, options)
+    src, dst = full.edge_index(tuple(cfg.task.target))
+    metrics = [Metric.parse(m) for m in cfg.evaluate.metrics]
+    return held_out_metrics(q, items, src, dst, split.val, split.train, metrics)
+
+
+def _loss(cfg: GraphConfig, batch, out: dict, loss_fn: RetrievalLoss) -> torch.Tensor:
+    s_type, _, d_type = cfg.task.target
+    a = out[s_type][batch.anchor_index]
+    p = out[d_type][batch.pos_index]
+    n = out[d_type][batch.neg_index]
+    if cfg.model.loss == "retrieval":
+        d_ids = batch[d_type].n_id if hasattr(batch, "x_dict") else batch.n_id
+        return loss_fn(
+            a, p, n, pos_ids=d_ids[batch.pos_index], neg_hit_mask=batch.get("neg_hit_mask")
+        )
+    if len(n) == 0:
+        raise ConfigError("bpr and margin losses need sampling.negatives.random > 0")
+    pos, neg = (a * p).sum(-1), a @ n.T
+    return bpr_loss(pos, neg) if cfg.model.loss == "bpr" else margin_loss(pos, neg)
+
+
+def train(
+    cfg: GraphConfig, run: RunDir, resume: bool = True, show_progress: bool = True
+) -> dict[str, Any]:
+    """Train on the training graph of `run`; checkpoints let a killed run continue."""
+    ranks = Ranks.from_env()
+    tc = cfg.train
+    store, full = GraphStore(run.train_graph), GraphStore(run.graph)
+    split = Split.load(run.splits / "edges")
+    target = tuple(cfg.task.target)
+    src, dst = full.edge_index(target)
+    src, dst = src[split.train], dst[split.train]
+    model = build_model(cfg, store)
+    opt = _optimizer(cfg, model.parameters())
+    per_epoch = len(src) // ranks.world // tc.batch_size
+    per_epoch = min(per_epoch, tc.max_steps_per_epoch or per_epoch)
+    if per_epoch == 0:
+        raise ConfigError(f"train.batch_size {tc.batch_size} exceeds the training edges per rank")
+    sched = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tc.epochs * per_epoch)
+        if tc.schedule == "cosine"
+        else None
+    )
+    fingerprint = training_fingerprint(cfg)
+    state = latest_checkpoint(run.checkpoints, fingerprint) if resume else None
+    epoch = step = 0
+    best, history, bad_epochs = None, [], 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
+        epoch, step = state["epoch"], state["step"]
+        best, history, bad_epochs = state["best"], state["history"], state["bad_epochs"]
+    net = (
+        torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+        if ranks.world > 1
+        else model
+    )
+    loss_fn = RetrievalLoss(cfg.model.temperature, in_batch=cfg.sampling.negatives.in_batch)
+    options = KHopOptions.from_config(cfg.sampling)
+    negatives = LinkBatchOptions(num_negatives=cfg.sampling.negatives.random)
+    es = cfg.train.early_stopping
+    run.model.mkdir(parents=True, exist_ok=True)
+    log = open(run.train_log, "a") if ranks.rank == 0 else None  # noqa: SIM115
+    progress = Progress(disable=not show_progress or ranks.rank != 0, transient=False)
+    with progress:
+        task = progress.add_task("training", total=(tc.epochs - epoch) * per_epoch - step)
+        while epoch < tc.epochs:
+            # one permutation per epoch from the seed: a resumed epoch replays the same order
+            perm = np.random.default_rng([tc.seed, epoch]).permutation(len(src))
+            mine = perm[ranks.rank :: ranks.world][: per_epoch * tc.batch_size]
+            mine = mine[step * tc.batch_size :]
+            loader = LinkLoader(
+                store,
+                target,
+                edges=(src[mine], dst[mine]),
+                options=options,
+                negatives=negatives,
+                batch_size=tc.batch_size,
+                seed=tc.seed * 100_003 + epoch * 1_009 + step,
+                num_workers=tc.num_workers,
+            )
+            tick = time.perf_counter()
+            for batch in loader:
+                out = net(*batch_inputs(batch, target[0]))
+                loss = _loss(cfg, batch, out, loss_fn)
+                opt.zero_grad()
+                loss.backward()
+                if tc.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                step += 1
+                rate = tc.batch_size * ranks.world / (time.perf_counter() - tick)
+                tick = time.perf_counter()
+                progress.update(
+                    task,
+                    advance=1,
+                    description=(
+                        f"epoch {epoch + 1}/{tc.epochs} loss {loss.item():.4f} {rate:,.0f} edges/s"
+                    ),
+                )
+                if log:
+                    log.write(
+                        json.dumps(
+                            {
+                                "epoch": epoch,
+                                "step": step,
+                                "loss": loss.item(),
+                                "lr": opt.param_groups[0]["lr"],
+                                "edges_per_s": rate,
+                            }
+                        )
+                        + "\n"
+                    )
+                    log.flush()
+                end_of_epoch = step == per_epoch
+                if end_of_epoch or (tc.checkpoint_every and step % tc.checkpoint_every == 0):
+                    if end_of_epoch:
+                        epoch, step = epoch + 1, 0
+                        metrics = (
+                            validate(model, cfg, store, split, full) if ranks.rank == 0 else {}
+                        )
+                        history.append({"epoch": epoch, **metrics})
+                        if log:
+                            log.write(json.dumps({"epoch": epoch, "val": metrics}) + "\n")
+                        key = es.metric if es else None
+                        if key and key in metrics:
+                            if best is None or metrics[key] > best:
+                                best, bad_epochs = metrics[key], 0
+                            else:
+                                bad_epochs += 1
+                        best, bad_epochs = ranks.share((best, bad_epochs))
+                    if ranks.rank == 0:
+                        save_checkpoint(
+                            run.checkpoints,
+                            epoch * per_epoch + step,
+                            {
+                                "fingerprint": fingerprint,
+                                "model": model.state_dict(),
+                                "optimizer": opt.state_dict(),
+                                "scheduler": sched.state_dict() if sched else None,
+                                "epoch": epoch,
+                                "step": step,
+                                "best": best,
+                                "history": history,
+                                "bad_epochs": bad_epochs,
+                            },
+                        )
+                    ranks.barrier()
+                    if end_of_epoch:
+                        break
+            if es and bad_epochs >= es.patience:
+                break
+    if log:
+        log.close()
+    if ranks.rank == 0:
+        torch.save(
+            {"fingerprint": fingerprint, "model": model.state_dict()}, run.model / "model.pt"
+        )
+    ranks.barrier()
+    return {"epochs": epoch, "history": history, "best": best}
