@@ -56,7 +56,7 @@ def _stage_hash(cfg: GraphConfig, stage: str, upstream: str) -> str:
 def run_pipeline(
     cfg: GraphConfig,
     run: RunDir,
-    start_at: str = "preprocess",
+    start_at: str | None = None,
     stop_after: str = "evaluate",
     force: bool = False,
     on_stage: Callable[[str, str], None] | None = None,
