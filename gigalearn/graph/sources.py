@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -73,8 +74,22 @@ class Source:
         yield from reader
 
     def write_table(self, name: str, table: pa.Table) -> None:
-        """Create or replace table `name` in the source (used to write results back)."""
-        self.con.create_table(name, table, overwrite=True)
+        """Create or replace table `name` in the source (used to write results back).
+
+        SQLite has no array type: list columns are written there as JSON text."""
+        if self.config.engine == "sqlite":
+            for i, field in enumerate(table.schema):
+                if pa.types.is_list(field.type) or pa.types.is_fixed_size_list(field.type):
+                    text = [
+                        None if v is None else json.dumps(v) for v in table.column(i).to_pylist()
+                    ]
+                    table = table.set_column(i, field.name, pa.array(text, pa.string()))
+        try:
+            self.con.create_table(name, table, overwrite=True)
+        except Exception as exc:
+            raise SourceError(
+                f"writing table '{name}' to {self.description} failed: {exc}"
+            ) from exc
 
     def close(self) -> None:
         disconnect = getattr(self.con, "disconnect", None)

@@ -64,3 +64,21 @@ def test_bad_model_path_and_stage_names(planted):
         _run(write(model={"encoder": "no_such_pkg.models:Net"}), workdir, stop_after="train")
     with pytest.raises(ConfigError, match="unknown stage 'trian'"):
         _run(write(), workdir, stop_after="trian")
+
+
+@pytest.mark.postgres
+def test_embeddings_written_back_to_postgres(planted, pg_url):
+    import ibis
+
+    from ..conftest import write_postgres
+    from .conftest import planted_tables
+
+    workdir, write = planted
+    write_postgres(pg_url, planted_tables())
+    _run(write(source={"engine": "postgres", "uri": pg_url}), workdir)
+    con = ibis.connect(pg_url)
+    items = con.table("emb_item").to_pyarrow().sort_by("id")
+    assert items.column("id").to_pylist()[:2] == ["i0", "i1"]
+    assert len(items.column("embedding")[0].as_py()) == 16
+    users = con.table("emb_user").to_pyarrow()
+    assert sorted(users.column("id").to_pylist())[0] == 1000
