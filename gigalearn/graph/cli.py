@@ -85,9 +85,9 @@ def evaluate_cmd(
 
 
 def _print_metrics(summary: dict) -> None:
-    table = Table(
-        title=f"{summary.get('split', '')} metrics ({summary.get('queries', '?')} "
-        f"queries, {summary.get('candidates', '?')} candidates)"
+    table = Table(title=f"{summary.get('split', '')} metrics")
+    table.caption = (
+        f"{summary.get('queries', '?')} queries, {summary.get('candidates', '?')} candidates"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -248,19 +248,26 @@ def synthetic_cmd(
 
 @app.command("demo")
 def demo_cmd(runs_dir: RunsOpt = Path("runs")) -> None:
-    """Fetch MovieLens-100K into data/ml-100k.duckdb, build its graph, inspect and sample it."""
+    """The whole pipeline on MovieLens-100K: fetch into data/ml-100k.duckdb, build the graph,
+    split by time, train GraphSAGE, write embeddings back to DuckDB, evaluate on the test split."""
+    from gigalearn.graph.pipeline import run_pipeline
+    from gigalearn.graph.sources import Source
+
     example = Path(__file__).resolve().parents[2] / "examples" / "movielens-100k.yaml"
-    preprocess_cmd(example, runs_dir)
-    console.rule("sampling: 2-hop neighbourhoods of users, fan-out [15, 10]")
-    sample_cmd(
-        runs_dir / "movielens-100k",
-        node_type="user",
-        fanout="15,10",
-        batch_size=128,
-        batches=0,
-        workers=0,
-        seed=0,
-    )
+    cfg = load_config(example)
+    run = RunDir.for_config(cfg, runs_dir)
+    results = run_pipeline(cfg, run, on_stage=lambda n, what: console.rule(f"{n}: {what}"))
+    _print_store(GraphStore(run.graph))
+    with Source(cfg.source) as source:
+        for table in results["infer"].get("written_back", []):
+            rows = source.relation(table).limit(3).to_pyarrow().to_pylist()
+            console.print(
+                f"[bold]{table}[/] in {cfg.source.uri} (first 3 rows, 4 of "
+                f"{cfg.model.hidden} dimensions):"
+            )
+            for r in rows:
+                console.print(f"  {r['id']!r:>8}  {[round(v, 3) for v in r['embedding'][:4]]}")
+    _print_metrics(results["evaluate"])
 
 
 def _print_store(store: GraphStore) -> None:
