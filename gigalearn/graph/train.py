@@ -221,6 +221,15 @@ def train(
                         if key and key in metrics:
                             if best is None or metrics[key] > best:
                                 best, bad_epochs = metrics[key], 0
+                                # the model that inference uses when early stopping is on
+                                torch.save(
+                                    {
+                                        "fingerprint": fingerprint,
+                                        "epoch": epoch,
+                                        "model": model.state_dict(),
+                                    },
+                                    run.model / "best.pt",
+                                )
                             else:
                                 bad_epochs += 1
                         best, bad_epochs = ranks.share((best, bad_epochs))
@@ -248,8 +257,9 @@ def train(
     if log:
         log.close()
     if ranks.rank == 0:
-        torch.save(
-            {"fingerprint": fingerprint, "model": model.state_dict()}, run.model / "model.pt"
-        )
+        final = {"fingerprint": fingerprint, "model": model.state_dict()}
+        if es and (run.model / "best.pt").exists():
+            final = torch.load(run.model / "best.pt", weights_only=False)
+        torch.save(final, run.model / "model.pt")
     ranks.barrier()
     return {"epochs": epoch, "history": history, "best": best}
