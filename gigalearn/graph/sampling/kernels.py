@@ -131,8 +131,9 @@ def _sample_row(state, lo, hi, valid, k, replace, eid, edge_time, limit, weight,
         for i in range(k):
             out[base + i] = _position(lo, hi, eid, edge_time, limit, i)
         return state
-    if k * k <= valid:
-        # Floyd's algorithm: k draws, O(k^2) membership checks, no scratch of size `valid`
+    if k <= 64:
+        # Floyd's algorithm: k draws and O(k^2) in-register checks, whatever the degree (one
+        # pass over a hub's row would cost a random draw per neighbour)
         for i in range(k):
             state, t = _below(state, valid - k + i + 1)
             j = valid - k + i
@@ -143,7 +144,7 @@ def _sample_row(state, lo, hi, valid, k, replace, eid, edge_time, limit, weight,
                     break
             out[base + i] = pick
     else:
-        # selection sampling (Knuth's algorithm S): one pass over the row
+        # large fan-outs: selection sampling (Knuth's algorithm S), one pass over the row
         chosen = 0
         for j in range(valid):
             state, u = _uniform(state)

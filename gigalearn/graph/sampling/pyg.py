@@ -13,11 +13,7 @@ from gigalearn.graph.store import GraphStore
 def _gather(array: np.ndarray | None, idx: np.ndarray) -> torch.Tensor | None:
     if array is None or (array.ndim == 2 and array.shape[1] == 0):
         return None
-    # sorted reads touch each page of the memory map once; then restore the batch order
-    order = np.argsort(idx, kind="stable")
-    out = np.empty((len(idx), *array.shape[1:]), dtype=array.dtype)
-    out[order] = array[idx[order]]
-    return torch.from_numpy(out)
+    return torch.from_numpy(np.take(array, idx, axis=0))
 
 
 def to_pyg(
