@@ -9,6 +9,7 @@ venv:
 
 demo: venv
 	$(BIN)/gigalearn graph demo
+	$(BIN)/gigalearn wm sweep examples/wm/paper-grid-small.yaml
 
 # pytest exits 5 when it collects no test: that is a broken suite, not a pass.
 test: venv
@@ -28,6 +29,8 @@ format:
 
 bench: venv
 	$(BIN)/python benchmarks/bench_preprocess.py
+	$(BIN)/python benchmarks/bench_sampling.py
+	$(BIN)/python benchmarks/bench_wm_training.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -133,10 +133,8 @@ class Population:
         r = torch.tanh(x)
         return x, r, self.readout(r)
 
-    def simulate(
-        self, x: torch.Tensor, inputs: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run without learning over inputs `[T,P,B,I]` or `[T,B,I]`; return (x_end, z `[T,P,B,K]`)."""
+    def simulate(self, x: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run frozen over inputs `[T,P,B,I]` or `[T,B,I]`; return x_end, z `[T,P,B,K]`."""
         z = self.readout(torch.tanh(x))
         outs = []
         for u in inputs.unbind(0):

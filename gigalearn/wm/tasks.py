@@ -108,7 +108,7 @@ class Task(ABC):
 
 
 def _steps(duration: float, dt: float) -> int:
-    return int(round(duration / dt))
+    return round(duration / dt)
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ class FlipFlop(Task):
         return np.arange(2**self.n_bits)
 
     def batch(self, conditions: np.ndarray, rng: np.random.Generator) -> TaskBatch:
-        """Draw pulse trains; the target is the sign of the latest pulse (initial pattern before)."""
+        """Draw pulse trains; the target is the sign of the latest pulse (initial pattern first)."""
         cond = np.asarray(conditions)
         out = self.empty(cond)
         t, b, width = self.n_steps, len(cond), max(1, _steps(self.pulse_tau, self.dt))

@@ -1,0 +1,139 @@
+"""`gigalearn wm ...`: run, resume, shard and merge sweeps; train one network; summarise results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from gigalearn.common.errors import ConfigError
+from gigalearn.wm import report, store
+from gigalearn.wm.spec import SweepSpec, expand, load_spec
+
+app = typer.Typer(help="Populations of working-memory RNNs: sweeps over g, pg, fb, N and seeds.")
+console = Console()
+
+
+def _progress_factory(bar: Progress) -> Callable:
+    def factory(chunks: list, per_net: int) -> Callable[[str, int], None]:
+        nets = sum(len(c) for c in chunks)
+        c_task = bar.add_task("chunks", total=len(chunks))
+        t_task = bar.add_task("network-trials", total=nets * per_net)
+
+        def tick(kind: str, amount: int) -> None:
+            bar.advance(c_task if kind == "chunk" else t_task, amount)
+
+        return tick
+
+    return factory
+
+
+@app.command()
+def sweep(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="sweep spec YAML")],
+    out: Annotated[Path | None, typer.Option(help="run folder (default runs/<name>)")] = None,
+    shard: Annotated[str, typer.Option(help="run slice i of n, e.g. 0/4")] = "0/1",
+    executor: Annotated[str, typer.Option(help="local or slurm (needs submitit)")] = "local",
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Train every network of SPEC not yet finished in the run folder; resume after a kill."""
+    from gigalearn.wm.sweep import Shard, run_sweep
+
+    spec = load_spec(spec_path)
+    run_dir = out or Path("runs") / spec.name
+    sh = Shard.parse(shard)
+    if executor == "slurm":
+        from gigalearn.wm.slurm import submit
+
+        jobs = submit(spec, run_dir, sh)
+        console.print(f"submitted {len(jobs)} slurm job(s); run `gigalearn wm merge {run_dir}`")
+        return
+    if executor != "local":
+        raise ConfigError(f"--executor {executor!r}: expected 'local' or 'slurm'")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not progress,
+    ) as bar:
+        outcome = run_sweep(spec, run_dir, sh, _progress_factory(bar))
+    console.print(
+        f"{run_dir}: trained {outcome.trained} network(s), {outcome.skipped} already done "
+        f"(this shard has {outcome.total})"
+    )
+    _summarise(spec, [run_dir], run_dir / store.RESULTS)
+
+
+def _summarise(spec: SweepSpec | None, run_dirs: list[Path], out: Path) -> None:
+    expected = len(expand(spec)) if spec is not None else None
+    path, missing = store.merge(run_dirs, out, expected)
+    rows = store.load_results(run_dirs)
+    console.print(report.render(report.success_table(rows)))
+    fracs = report.overall(rows).items()
+    fr = ", ".join(f"ε={report.threshold_of(k)}: {v:.2f}" for k, v in fracs)
+    console.print(f"all {len(rows)} networks, fraction with test RMSE ≤ ε: {fr}")
+    console.print(f"results: {path} (query with DuckDB, see docs/wm.md)")
+    if missing:
+        console.print(f"[yellow]{missing} network(s) of the spec have no results yet[/yellow]")
+
+
+@app.command()
+def merge(
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR...", help="run folder(s)")],
+    out: Annotated[Path | None, typer.Option(help="merged Parquet file")] = None,
+) -> None:
+    """Join the chunk results of one or more run folders (e.g. shards) into one Parquet file."""
+    spec_file = run_dirs[0] / "spec.json"
+    spec = SweepSpec.model_validate_json(spec_file.read_text()) if spec_file.exists() else None
+    _summarise(spec, run_dirs, out or run_dirs[0] / store.RESULTS)
+
+
+@app.command()
+def train(
+    n: int = 200,
+    g: float = 1.5,
+    pg: float = 0.9,
+    fb: float = 40.0,
+    seed: int = 0,
+    trainer: Annotated[str, typer.Option(help="force or bptt")] = "force",
+    trials: Annotated[int, typer.Option(help="FORCE trials or BPTT iterations")] = 500,
+    stimuli: Annotated[str, typer.Option(help="gaussian or digits")] = "gaussian",
+    threads: int = 2,
+) -> None:
+    """Train one network on the sequential sum task and print its training and test error."""
+    from gigalearn.wm.sweep import train_chunk
+
+    if trainer not in ("force", "bptt"):
+        raise ConfigError(f"--trainer {trainer!r}: expected 'force' or 'bptt'")
+    kind: Literal["force", "bptt"] = "force" if trainer == "force" else "bptt"
+    spec = SweepSpec.model_validate(
+        {
+            "name": "train",
+            "grid": {"g": [g], "pg": [pg], "fb": [fb], "n": [n], "seeds": [seed]},
+            "trainer": kind,
+            "task": {"stimuli": stimuli},
+            "force": {"n_trials": trials},
+            "bptt": {"n_iters": trials},
+        }
+    )
+    import torch
+
+    torch.set_num_threads(threads)
+    rows, _, _ = train_chunk(spec, spec.task.build(), expand(spec))
+    console.print(rows.drop(columns=["network_id"]).T.to_string(header=False))
+
+
+@app.command()
+def summary(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR")]) -> None:
+    """Print the success table of a run folder (merging its chunks first)."""
+    merge([run_dir], None)
+
+
+if __name__ == "__main__":  # `python -m gigalearn.wm.cli ...` before the top-level CLI mounts it
+    app()
