@@ -49,7 +49,7 @@ def test_node_loader_features_follow_n_id(tiny_store):
     data = next(
         iter(NodeLoader(tiny_store, "movie", options=KHopOptions(fanout=[3]), batch_size=3))
     )
-    feats = torch.from_numpy(np.asarray(tiny_store.node_features("user")))
+    feats = torch.from_numpy(np.array(tiny_store.node_features("user")))
     assert torch.equal(data["user"].x, feats[data["user"].n_id])
 
 
