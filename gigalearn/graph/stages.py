@@ -21,6 +21,7 @@ from gigalearn.graph.sampling.khop import KHopOptions
 from gigalearn.graph.sources import Source
 from gigalearn.graph.split import Split, split_edges
 from gigalearn.graph.store import GraphStore
+from gigalearn.graph.train import build_model
 
 
 def _link_task(cfg: GraphConfig) -> tuple[str, str, str]:
@@ -49,8 +50,6 @@ def load_split(run: RunDir) -> Split:
 def infer_stage(cfg: GraphConfig, run: RunDir) -> dict:
     """Embeddings of every node of the task's types (on the training graph), as Parquet with
     the original ids, and written back to the source database when `infer.write_back` says."""
-    from gigalearn.graph.train import build_model
-
     target = _link_task(cfg)
     store = GraphStore(run.train_graph)
     model = build_model(cfg, store)
