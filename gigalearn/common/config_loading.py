@@ -16,6 +16,15 @@ M = TypeVar("M", bound=BaseModel)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+class LocatedError(ValueError):
+    """A validation error about a specific key path (for checks across sections, which pydantic
+    would otherwise report at the top level)."""
+
+    def __init__(self, loc: tuple, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 def _line_map(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
     """Map each key path of a composed YAML document to its 1-based line number."""
     out = {} if out is None else out
@@ -56,6 +65,9 @@ def format_validation_error(err: ValidationError, source: str, lines: dict[tuple
     rows = []
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if not _is_union_tag(p))
+        located = (e.get("ctx") or {}).get("error")
+        if isinstance(located, LocatedError):
+            loc = (*loc, *located.loc)
         line = None
         for n in range(len(loc), -1, -1):  # deepest key that exists in the file
             if loc[:n] in lines:
@@ -63,7 +75,7 @@ def format_validation_error(err: ValidationError, source: str, lines: dict[tuple
                 break
         where = f"{source}:{line}" if line else source
         key = ".".join(str(p) for p in loc) or "(top level)"
-        msg = e["msg"]
+        msg = str(located) if isinstance(located, LocatedError) else e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling; see docs/graph-config.md for the keys)"
         elif e["type"] == "missing":

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from gigalearn.common.config_loading import load_yaml_config, validate_config
+from gigalearn.common.config_loading import LocatedError, load_yaml_config, validate_config
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _METRIC = re.compile(r"^(recall|ndcg|hit|precision)@[1-9][0-9]*$|^(mrr|accuracy|macro_f1|auc)$")
@@ -300,29 +300,34 @@ class GraphConfig(_Model):
         for i, e in enumerate(self.edges):
             for end in (e.type[0], e.type[2]):
                 if end not in self.nodes:
-                    raise ValueError(
-                        f"edges[{i}].type {list(e.type)} names node type '{end}', which is not "
-                        f"declared under 'nodes' (declared: {sorted(self.nodes)})"
+                    raise LocatedError(
+                        ("edges", i, "type"),
+                        f"names node type '{end}', which is not declared under 'nodes' "
+                        f"(declared: {sorted(self.nodes)})",
                     )
             for t in (e.type, e.reverse_type):
                 if t is None:
                     continue
                 if t in seen:
-                    raise ValueError(f"edge type {list(t)} is declared twice")
+                    raise LocatedError(
+                        ("edges", i, "type"), f"edge type {list(t)} is declared twice"
+                    )
                 seen.add(t)
         if isinstance(self.sampling.fanout, dict):
             unknown = [k for k in self.sampling.fanout if tuple(k.split("/")) not in seen]
             if unknown:
-                raise ValueError(f"sampling.fanout names undeclared edge types {unknown}")
+                raise LocatedError(("sampling", "fanout"), f"names undeclared edge types {unknown}")
         if self.task is not None:
             tgt = self.task.target
             if self.task.kind == "link_prediction" and tuple(tgt) not in seen:
-                raise ValueError(f"task.target {tgt} is not a declared edge type")
+                raise LocatedError(("task", "target"), f"{tgt} is not a declared edge type")
             if self.task.kind == "node_classification":
                 if not isinstance(tgt, str) or tgt not in self.nodes:
-                    raise ValueError(f"task.target '{tgt}' is not a declared node type")
+                    raise LocatedError(("task", "target"), f"'{tgt}' is not a declared node type")
                 if self.nodes[tgt].label is None:
-                    raise ValueError(f"node classification needs nodes.{tgt}.label")
+                    raise LocatedError(
+                        ("task", "target"), f"node classification needs nodes.{tgt}.label"
+                    )
         return self
 
     @property

@@ -66,3 +66,10 @@ def test_environment_variables_expand(tmp_path, monkeypatch):
     text = GOOD + "source: {engine: duckdb, uri: '${GL_UNSET_VAR_XYZ}'}\n"
     with pytest.raises(ConfigError, match="GL_UNSET_VAR_XYZ"):
         load_config(_write(tmp_path, text))
+
+
+def test_undeclared_node_type_names_the_edge_line(tmp_path):
+    text = GOOD.replace("[user, knows, user]", "[user, knows, film]")
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, text))
+    assert "task.yaml:5: edges.0.type: names node type 'film'" in str(err.value)
