@@ -322,12 +322,31 @@ class GraphConfig(_Model):
             if self.task.kind == "link_prediction" and tuple(tgt) not in seen:
                 raise LocatedError(("task", "target"), f"{tgt} is not a declared edge type")
             if self.task.kind == "node_classification":
+                retrieval = [m for m in self.evaluate.metrics if "@" in m or m == "mrr"]
+                if retrieval and "metrics" in self.evaluate.model_fields_set:
+                    raise LocatedError(
+                        ("evaluate", "metrics"),
+                        f"{retrieval} are retrieval "
+                        "metrics; node classification has accuracy and macro_f1",
+                    )
                 if not isinstance(tgt, str) or tgt not in self.nodes:
                     raise LocatedError(("task", "target"), f"'{tgt}' is not a declared node type")
                 if self.nodes[tgt].label is None:
                     raise LocatedError(
                         ("task", "target"), f"node classification needs nodes.{tgt}.label"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _task_metrics(self) -> GraphConfig:
+        if (
+            self.task is not None
+            and self.task.kind == "node_classification"
+            and "metrics" not in self.evaluate.model_fields_set
+        ):
+            return self.model_copy(
+                update={"evaluate": EvaluateConfig(metrics=["accuracy", "macro_f1"])}
+            )
         return self
 
     @property

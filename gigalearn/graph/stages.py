@@ -1,5 +1,5 @@
-"""The stages after preprocessing: split, train, infer, evaluate — each reads only earlier
-stages' artifacts in the run directory, so any of them re-runs alone."""
+"""The stages after preprocessing: split, train (in train.py), infer, evaluate — each reads
+only earlier stages' artifacts in the run directory, so any of them re-runs alone."""
 
 from __future__ import annotations
 
@@ -19,67 +19,91 @@ from gigalearn.graph.infer import compute_embeddings
 from gigalearn.graph.rundir import RunDir
 from gigalearn.graph.sampling.khop import KHopOptions
 from gigalearn.graph.sources import Source
-from gigalearn.graph.split import Split, split_edges
+from gigalearn.graph.split import split_edges, split_nodes
 from gigalearn.graph.store import GraphStore
-from gigalearn.graph.train import build_model
+from gigalearn.graph.tasks import LinkTask, NodeTask, make_task
 
 
-def _link_task(cfg: GraphConfig) -> tuple[str, str, str]:
-    if cfg.task is None or cfg.task.kind != "link_prediction":
+def _task_kind(cfg: GraphConfig) -> str:
+    if cfg.task is None:
         raise ConfigError(
-            "these stages need `task: {kind: link_prediction, target: [...]}` "
-            "(node classification training is not implemented yet)"
+            "this stage needs a `task` section (link_prediction or node_classification)"
         )
-    return tuple(cfg.task.target)
+    return cfg.task.kind
 
 
 def split_stage(cfg: GraphConfig, run: RunDir) -> dict:
-    """Split the target edges and write the training graph without the held-out ones."""
-    target = _link_task(cfg)
+    """Split the target edges (and write the training graph without the held-out ones) or the
+    labelled target nodes."""
     store = GraphStore(run.graph)
-    split = split_edges(store, target, cfg.task.split)
-    split.save(run.splits / "edges")
-    write_training_graph(store, target, split.train, run.train_graph)
+    if _task_kind(cfg) == "node_classification":
+        split = split_nodes(store, cfg.task.target, cfg.task.split)
+        split.save(run.splits / "nodes")
+    else:
+        target = tuple(cfg.task.target)
+        split = split_edges(store, target, cfg.task.split)
+        split.save(run.splits / "edges")
+        write_training_graph(store, target, split.train, run.train_graph)
     return {"train": len(split.train), "val": len(split.val), "test": len(split.test)}
 
 
-def load_split(run: RunDir) -> Split:
-    return Split.load(run.splits / "edges")
+def _trained(cfg: GraphConfig, run: RunDir) -> tuple[LinkTask | NodeTask, torch.nn.Module]:
+    task = make_task(cfg, run)
+    model = task.build_model()
+    path = run.model / "model.pt"
+    if not path.exists():
+        raise DataError(f"{path} is missing: run the train stage first")
+    model.load_state_dict(torch.load(path, weights_only=False)["model"])
+    return task, model
+
+
+def _fixed_list(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    return pa.FixedSizeListArray.from_arrays(
+        pa.array(matrix.astype(np.float32).ravel()), matrix.shape[1]
+    )
 
 
 def infer_stage(cfg: GraphConfig, run: RunDir) -> dict:
-    """Embeddings of every node of the task's types (on the training graph), as Parquet with
-    the original ids, and written back to the source database when `infer.write_back` says."""
-    target = _link_task(cfg)
-    store = GraphStore(run.train_graph)
-    model = build_model(cfg, store)
-    state = torch.load(run.model / "model.pt", weights_only=False)
-    model.load_state_dict(state["model"])
-    options = KHopOptions.from_config(cfg.sampling)
+    """Embeddings of every node of the task's types (link prediction; sampled on the training
+    graph) or class predictions (node classification), as Parquet with the original ids, and
+    written back to the source database when `infer.write_back` names a table prefix."""
+    task, model = _trained(cfg, run)
+    store = task.store
     tables = {}
-    with atomic_dir(run.embeddings) as tmp:
-        for node_type in dict.fromkeys((target[0], target[2])):
+    if isinstance(task, NodeTask):
+        nodes = np.arange(store.num_nodes(task.node_type))
+        prob = task.predict(model, nodes)
+        classes = store.node_meta(task.node_type)["label"]["classes"]
+        tables[task.node_type] = pa.table(
+            {
+                "id": store.node_ids(task.node_type),
+                "prediction": pa.array([str(classes[i]) for i in prob.argmax(1)]),
+                "probability": pa.array(prob.max(1).astype(np.float32)),
+            }
+        )
+    else:
+        options = KHopOptions.from_config(cfg.sampling)
+        for node_type in dict.fromkeys((task.target[0], task.target[2])):
             emb = compute_embeddings(model, store, node_type, options).numpy()
-            table = pa.table(
+            tables[node_type] = pa.table(
                 {
                     "id": store.node_ids(node_type),
                     "node_type": pa.array([node_type] * len(emb)),
-                    "embedding": pa.FixedSizeListArray.from_arrays(
-                        pa.array(emb.astype(np.float32).ravel()), emb.shape[1]
-                    ),
+                    "embedding": _fixed_list(emb),
                 }
             )
+    with atomic_dir(run.embeddings) as tmp:
+        for node_type, table in tables.items():
             pq.write_table(table, tmp / f"{node_type}.parquet")
-            tables[node_type] = table
     written = []
     if cfg.infer.write_back:
         with Source(cfg.source) as source:
             for node_type, table in tables.items():
                 name = f"{cfg.infer.write_back}_{node_type}"
-                # a plain list column: every engine (DuckDB, SQLite via JSON, PostgreSQL arrays)
-                table = table.set_column(
-                    2, "embedding", table.column("embedding").cast(pa.list_(pa.float32()))
-                )
+                if "embedding" in table.column_names:  # a plain list: arrays in every engine
+                    table = table.set_column(
+                        2, "embedding", table.column("embedding").cast(pa.list_(pa.float32()))
+                    )
                 source.write_table(name, table)
                 written.append(name)
     return {
@@ -94,22 +118,31 @@ def _embeddings(run: RunDir, node_type: str) -> torch.Tensor:
     if not path.exists():
         raise DataError(f"{path} is missing: run the infer stage first")
     col = pq.read_table(path).column("embedding").combine_chunks()
-    dim = col.type.list_size
-    return torch.from_numpy(col.flatten().to_numpy().reshape(-1, dim).copy())
+    return torch.from_numpy(col.flatten().to_numpy().reshape(-1, col.type.list_size).copy())
 
 
 def evaluate_stage(cfg: GraphConfig, run: RunDir) -> dict:
-    """Test-split retrieval metrics: each source's test destinations among all destinations,
-    its training and validation destinations filtered out; written to metrics.json."""
-    s_type, rel, d_type = _link_task(cfg)
-    full = GraphStore(run.graph)
-    split = load_split(run)
-    src, dst = full.edge_index((s_type, rel, d_type))
-    q, items = _embeddings(run, s_type), _embeddings(run, d_type)
-    metrics = [Metric.parse(m) for m in cfg.evaluate.metrics]
-    result = held_out_metrics(
-        q, items, src, dst, split.test, np.concatenate([split.train, split.val]), metrics
-    )
-    summary = {"split": "test", "candidates": len(items), **result}
+    """Test-split metrics, written to metrics.json. Link prediction: each source's test
+    destinations among all destinations, its training and validation ones filtered out, from
+    the stored embeddings. Node classification: accuracy and macro-F1 of the test nodes."""
+    if _task_kind(cfg) == "node_classification":
+        task, model = _trained(cfg, run)
+        summary = {"split": "test", "nodes": len(task.split.test), **task.validate(model, "test")}
+    else:
+        task = make_task(cfg, run)
+        s_type, _, d_type = task.target
+        src, dst = task.full.edge_index(task.target)
+        items = _embeddings(run, d_type)
+        metrics = [Metric.parse(m) for m in cfg.evaluate.metrics]
+        result = held_out_metrics(
+            _embeddings(run, s_type),
+            items,
+            src,
+            dst,
+            task.split.test,
+            np.concatenate([task.split.train, task.split.val]),
+            metrics,
+        )
+        summary = {"split": "test", "candidates": len(items), **result}
     atomic_write_text(run.metrics, json.dumps(summary, indent=2))
     return summary

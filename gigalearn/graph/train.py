@@ -17,15 +17,8 @@ from rich.progress import Progress
 from gigalearn.common.errors import ConfigError
 from gigalearn.graph.checkpoint import latest_checkpoint, save_checkpoint, training_fingerprint
 from gigalearn.graph.config import GraphConfig
-from gigalearn.graph.evaluate import Metric, held_out_metrics
-from gigalearn.graph.infer import compute_embeddings
-from gigalearn.graph.nn.encoders import GraphEncoder, batch_inputs
-from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss
 from gigalearn.graph.rundir import RunDir
-from gigalearn.graph.sampling.khop import KHopOptions
-from gigalearn.graph.sampling.loaders import LinkBatchOptions, LinkLoader
-from gigalearn.graph.split import Split
-from gigalearn.graph.store import GraphStore
+from gigalearn.graph.tasks import make_task
 
 
 @dataclass(frozen=True)
@@ -55,59 +48,10 @@ class Ranks:
         return box[0]
 
 
-def build_model(cfg: GraphConfig, store: GraphStore) -> GraphEncoder:
-    """The encoder the config asks for, sized to the store."""
-    torch.manual_seed(cfg.train.seed)
-    return GraphEncoder(
-        cfg.model.encoder,
-        cfg.model.hidden,
-        cfg.model.layers,
-        (store.node_types, store.edge_types),
-        {t: store.node_meta(t)["feature_dim"] for t in store.node_types},
-        {t: store.num_nodes(t) for t in store.node_types},
-        id_embeddings=cfg.model.id_embeddings,
-        normalize=cfg.model.normalize,
-    )
-
-
 def _optimizer(cfg: GraphConfig, params) -> torch.optim.Optimizer:
     t = cfg.train
     cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     return cls[t.optimizer](params, lr=t.lr, weight_decay=t.weight_decay)
-
-
-def validate(
-    model: torch.nn.Module,
-    cfg: GraphConfig,
-    train_store: GraphStore,
-    split: Split,
-    full: GraphStore,
-) -> dict[str, float]:
-    """Validation metrics: every destination ranked for each source with a validation edge,
-    its training destinations filtered out (sampling on the training graph)."""
-    s_type, _, d_type = cfg.task.target
-    options = KHopOptions.from_config(cfg.sampling)
-    q = compute_embeddings(model, train_store, s_type, options)
-    items = compute_embeddings(model, train_store, d_type, options)
-    src, dst = full.edge_index(tuple(cfg.task.target))
-    metrics = [Metric.parse(m) for m in cfg.evaluate.metrics]
-    return held_out_metrics(q, items, src, dst, split.val, split.train, metrics)
-
-
-def _loss(cfg: GraphConfig, batch, out: dict, loss_fn: RetrievalLoss) -> torch.Tensor:
-    s_type, _, d_type = cfg.task.target
-    a = out[s_type][batch.anchor_index]
-    p = out[d_type][batch.pos_index]
-    n = out[d_type][batch.neg_index]
-    if cfg.model.loss == "retrieval":
-        d_ids = batch[d_type].n_id if hasattr(batch, "x_dict") else batch.n_id
-        return loss_fn(
-            a, p, n, pos_ids=d_ids[batch.pos_index], neg_hit_mask=batch.get("neg_hit_mask")
-        )
-    if len(n) == 0:
-        raise ConfigError("bpr and margin losses need sampling.negatives.random > 0")
-    pos, neg = (a * p).sum(-1), a @ n.T
-    return bpr_loss(pos, neg) if cfg.model.loss == "bpr" else margin_loss(pos, neg)
 
 
 def train(
@@ -116,17 +60,16 @@ def train(
     """Train on the training graph of `run`; checkpoints let a killed run continue."""
     ranks = Ranks.from_env()
     tc = cfg.train
-    store, full = GraphStore(run.train_graph), GraphStore(run.graph)
-    split = Split.load(run.splits / "edges")
-    target = tuple(cfg.task.target)
-    src, dst = full.edge_index(target)
-    src, dst = src[split.train], dst[split.train]
-    model = build_model(cfg, store)
+    task = make_task(cfg, run)
+    model = task.build_model()
     opt = _optimizer(cfg, model.parameters())
-    per_epoch = len(src) // ranks.world // tc.batch_size
+    per_epoch = task.num_examples // ranks.world // tc.batch_size
     per_epoch = min(per_epoch, tc.max_steps_per_epoch or per_epoch)
     if per_epoch == 0:
-        raise ConfigError(f"train.batch_size {tc.batch_size} exceeds the training edges per rank")
+        raise ConfigError(
+            f"train.batch_size {tc.batch_size} exceeds the training examples per "
+            f"process ({task.num_examples // ranks.world})"
+        )
     sched = (
         torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tc.epochs * per_epoch)
         if tc.schedule == "cosine"
@@ -148,34 +91,26 @@ def train(
         if ranks.world > 1
         else model
     )
-    loss_fn = RetrievalLoss(cfg.model.temperature, in_batch=cfg.sampling.negatives.in_batch)
-    options = KHopOptions.from_config(cfg.sampling)
-    negatives = LinkBatchOptions(num_negatives=cfg.sampling.negatives.random)
     es = cfg.train.early_stopping
     run.model.mkdir(parents=True, exist_ok=True)
     log = open(run.train_log, "a") if ranks.rank == 0 else None  # noqa: SIM115
     progress = Progress(disable=not show_progress or ranks.rank != 0, transient=False)
     with progress:
-        task = progress.add_task("training", total=(tc.epochs - epoch) * per_epoch - step)
+        bar = progress.add_task("training", total=(tc.epochs - epoch) * per_epoch - step)
         while epoch < tc.epochs:
             # one permutation per epoch from the seed: a resumed epoch replays the same order
-            perm = np.random.default_rng([tc.seed, epoch]).permutation(len(src))
+            perm = np.random.default_rng([tc.seed, epoch]).permutation(task.num_examples)
             mine = perm[ranks.rank :: ranks.world][: per_epoch * tc.batch_size]
             mine = mine[step * tc.batch_size :]
-            loader = LinkLoader(
-                store,
-                target,
-                edges=(src[mine], dst[mine]),
-                options=options,
-                negatives=negatives,
-                batch_size=tc.batch_size,
+            loader = task.loader(
+                mine,
                 seed=tc.seed * 100_003 + epoch * 1_009 + step,
-                num_workers=tc.num_workers,
+                batch_size=tc.batch_size,
+                workers=tc.num_workers,
             )
             tick = time.perf_counter()
             for batch in loader:
-                out = net(*batch_inputs(batch, target[0]))
-                loss = _loss(cfg, batch, out, loss_fn)
+                loss = task.loss(net, batch)
                 opt.zero_grad()
                 loss.backward()
                 if tc.grad_clip:
@@ -187,7 +122,7 @@ def train(
                 rate = tc.batch_size * ranks.world / (time.perf_counter() - tick)
                 tick = time.perf_counter()
                 progress.update(
-                    task,
+                    bar,
                     advance=1,
                     description=(
                         f"epoch {epoch + 1}/{tc.epochs} loss {loss.item():.4f} {rate:,.0f} edges/s"
@@ -211,9 +146,7 @@ def train(
                 if end_of_epoch or (tc.checkpoint_every and step % tc.checkpoint_every == 0):
                     if end_of_epoch:
                         epoch, step = epoch + 1, 0
-                        metrics = (
-                            validate(model, cfg, store, split, full) if ranks.rank == 0 else {}
-                        )
+                        metrics = task.validate(model) if ranks.rank == 0 else {}
                         history.append({"epoch": epoch, **metrics})
                         if log:
                             log.write(json.dumps({"epoch": epoch, "val": metrics}) + "\n")

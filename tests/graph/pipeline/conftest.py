@@ -23,7 +23,13 @@ def planted_tables(n_users=300, n_items=120, clusters=6, per_user=12, seed=0):
             rows.append((u, i))
     src, dst = np.array(rows).T
     return {
-        "users": pa.table({"user_id": np.arange(n_users) + 1000, "f": rng.normal(size=n_users)}),
+        "users": pa.table(
+            {
+                "user_id": np.arange(n_users) + 1000,
+                "f": rng.normal(size=n_users),
+                "taste": [f"t{c}" for c in u_cluster],
+            }
+        ),
         "items": pa.table(
             {"item_id": [f"i{i}" for i in range(n_items)], "c": [f"c{c}" for c in i_cluster]}
         ),
@@ -76,9 +82,13 @@ def planted(tmp_path: Path):
     """(workdir, write_config(**overrides) -> path of a YAML config)."""
     db = write_duckdb(tmp_path / "planted.duckdb", planted_tables())
 
-    def write(filename: str = "task.yaml", **over) -> Path:
+    def write(filename: str = "task.yaml", edit=None, **over) -> Path:
+        """Write the config with `over` merged per section; `edit(cfg)` may change the rest."""
+        cfg = planted_config(db, **over)
+        if edit is not None:
+            edit(cfg)
         path = tmp_path / filename
-        path.write_text(yaml.safe_dump(planted_config(db, **over)))
+        path.write_text(yaml.safe_dump(cfg))
         return path
 
     return tmp_path, write

@@ -1,0 +1,202 @@
+"""What is learned: link prediction (anchors and their positive destinations) or node
+classification (labelled seed nodes). The trainer's loop is the same for both; a task says
+what an example is, how a batch is loaded, the loss, and how validation is scored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gigalearn.common.errors import ConfigError
+from gigalearn.graph.config import GraphConfig
+from gigalearn.graph.evaluate import Metric, classification_metrics, held_out_metrics
+from gigalearn.graph.infer import compute_embeddings
+from gigalearn.graph.nn.encoders import GraphEncoder, batch_inputs
+from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss
+from gigalearn.graph.rundir import RunDir
+from gigalearn.graph.sampling.khop import KHopOptions
+from gigalearn.graph.sampling.loaders import LinkBatchOptions, LinkLoader, NodeLoader
+from gigalearn.graph.split import Split
+from gigalearn.graph.store import GraphStore
+
+
+def build_encoder(cfg: GraphConfig, store: GraphStore) -> GraphEncoder:
+    """The encoder the config asks for, sized to the store."""
+    torch.manual_seed(cfg.train.seed)
+    return GraphEncoder(
+        cfg.model.encoder,
+        cfg.model.hidden,
+        cfg.model.layers,
+        (store.node_types, store.edge_types),
+        {t: store.node_meta(t)["feature_dim"] for t in store.node_types},
+        {t: store.num_nodes(t) for t in store.node_types},
+        id_embeddings=cfg.model.id_embeddings,
+        normalize=cfg.model.normalize,
+    )
+
+
+class NodeClassifier(nn.Module):
+    """An encoder and a linear head on one node type: logits per class."""
+
+    def __init__(self, encoder: GraphEncoder, node_type: str, num_classes: int) -> None:
+        super().__init__()
+        self.encoder, self.node_type = encoder, node_type
+        self.head = nn.Linear(
+            encoder.inputs[node_type].emb.embedding_dim
+            if encoder.inputs[node_type].proj is None
+            else encoder.inputs[node_type].proj.out_features,
+            num_classes,
+        )
+
+    def forward(self, x, n_id, edge_index) -> dict[str, torch.Tensor]:
+        h = self.encoder(x, n_id, edge_index)
+        return {self.node_type: self.head(h[self.node_type])}
+
+
+def _is_hetero(batch) -> bool:
+    return hasattr(batch, "x_dict")
+
+
+@dataclass
+class LinkTask:
+    """Anchor-based link prediction on `cfg.task.target`, trained on the training graph."""
+
+    cfg: GraphConfig
+    store: GraphStore
+    full: GraphStore
+    split: Split
+
+    def __post_init__(self) -> None:
+        self.target = tuple(self.cfg.task.target)
+        src, dst = self.full.edge_index(self.target)
+        self.src, self.dst = src[self.split.train], dst[self.split.train]
+        self.loss_fn = RetrievalLoss(
+            self.cfg.model.temperature, in_batch=self.cfg.sampling.negatives.in_batch
+        )
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.src)
+
+    def build_model(self) -> nn.Module:
+        return build_encoder(self.cfg, self.store)
+
+    def loader(self, rows: np.ndarray, seed: int, batch_size: int, workers: int):
+        return LinkLoader(
+            self.store,
+            self.target,
+            edges=(self.src[rows], self.dst[rows]),
+            options=KHopOptions.from_config(self.cfg.sampling),
+            negatives=LinkBatchOptions(self.cfg.sampling.negatives.random),
+            batch_size=batch_size,
+            seed=seed,
+            num_workers=workers,
+        )
+
+    def loss(self, model: nn.Module, batch) -> torch.Tensor:
+        s_type, _, d_type = self.target
+        out = model(*batch_inputs(batch, s_type))
+        a, p = out[s_type][batch.anchor_index], out[d_type][batch.pos_index]
+        n = out[d_type][batch.neg_index]
+        if self.cfg.model.loss == "retrieval":
+            d_ids = batch[d_type].n_id if _is_hetero(batch) else batch.n_id
+            return self.loss_fn(
+                a, p, n, pos_ids=d_ids[batch.pos_index], neg_hit_mask=batch.get("neg_hit_mask")
+            )
+        if len(n) == 0:
+            raise ConfigError("bpr and margin losses need sampling.negatives.random > 0")
+        pos, neg = (a * p).sum(-1), a @ n.T
+        return bpr_loss(pos, neg) if self.cfg.model.loss == "bpr" else margin_loss(pos, neg)
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        """Validation edges ranked among all destinations, training destinations filtered."""
+        s_type, _, d_type = self.target
+        options = KHopOptions.from_config(self.cfg.sampling)
+        q = compute_embeddings(model, self.store, s_type, options)
+        items = compute_embeddings(model, self.store, d_type, options)
+        src, dst = self.full.edge_index(self.target)
+        metrics = [Metric.parse(m) for m in self.cfg.evaluate.metrics]
+        return held_out_metrics(q, items, src, dst, self.split.val, self.split.train, metrics)
+
+
+@dataclass
+class NodeTask:
+    """Node classification of `cfg.task.target`'s labelled nodes (transductive: the whole
+    graph is sampled; only the labels of validation and test nodes are held out)."""
+
+    cfg: GraphConfig
+    store: GraphStore
+    split: Split
+
+    def __post_init__(self) -> None:
+        self.node_type = self.cfg.task.target
+        self.labels = np.asarray(self.store.node_labels(self.node_type))
+        self.num_classes = len(self.store.node_meta(self.node_type)["label"]["classes"])
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.split.train)
+
+    def build_model(self) -> nn.Module:
+        return NodeClassifier(build_encoder(self.cfg, self.store), self.node_type, self.num_classes)
+
+    def loader(self, rows: np.ndarray, seed: int, batch_size: int, workers: int):
+        return NodeLoader(
+            self.store,
+            self.node_type,
+            seeds=self.split.train[rows],
+            options=KHopOptions.from_config(self.cfg.sampling),
+            batch_size=batch_size,
+            seed=seed,
+            num_workers=workers,
+        )
+
+    def loss(self, model: nn.Module, batch) -> torch.Tensor:
+        logits, y, size = self._logits(model, batch)
+        return F.cross_entropy(logits[:size], y[:size])
+
+    def _logits(self, model: nn.Module, batch):
+        t = self.node_type
+        logits = model(*batch_inputs(batch, t))[t]
+        data = batch[t] if _is_hetero(batch) else batch
+        return logits, data.y, data.batch_size
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, nodes: np.ndarray) -> np.ndarray:
+        """Class probabilities of `nodes`, [n, classes]."""
+        was = model.training
+        model.eval()
+        parts = []
+        for batch in NodeLoader(
+            self.store,
+            self.node_type,
+            seeds=nodes,
+            batch_size=1024,
+            options=KHopOptions.from_config(self.cfg.sampling),
+        ):
+            logits, _, size = self._logits(model, batch)
+            parts.append(logits[:size].softmax(-1))
+        model.train(was)
+        return torch.cat(parts).numpy() if parts else np.empty((0, self.num_classes))
+
+    def validate(self, model: nn.Module, which: str = "val") -> dict[str, float]:
+        nodes = getattr(self.split, which)
+        pred = self.predict(model, nodes).argmax(1)
+        metrics = [Metric.parse(m) for m in self.cfg.evaluate.metrics]
+        return classification_metrics(pred, self.labels[nodes], metrics)
+
+
+def make_task(cfg: GraphConfig, run: RunDir) -> LinkTask | NodeTask:
+    """The task of `cfg`, reading the split and the graph it trains on from `run`."""
+    if cfg.task is None:
+        raise ConfigError(
+            "training needs a `task` section (link_prediction or node_classification)"
+        )
+    split = Split.load(run.splits / ("edges" if cfg.task.kind == "link_prediction" else "nodes"))
+    if cfg.task.kind == "link_prediction":
+        return LinkTask(cfg, GraphStore(run.train_graph), GraphStore(run.graph), split)
+    return NodeTask(cfg, GraphStore(run.graph), split)
