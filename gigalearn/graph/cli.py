@@ -55,7 +55,7 @@ def run_cmd(
     if "evaluate" in results:
         _print_metrics(results["evaluate"])
     if "infer" in results and results["infer"].get("written_back"):
-        console.print(f"embeddings written back to tables {results['infer']['written_back']}")
+        console.print(f"results written back to tables {results['infer']['written_back']}")
 
 
 @app.command("train")
@@ -86,13 +86,14 @@ def evaluate_cmd(
 
 def _print_metrics(summary: dict) -> None:
     table = Table(title=f"{summary.get('split', '')} metrics")
-    table.caption = (
-        f"{summary.get('queries', '?')} queries, {summary.get('candidates', '?')} candidates"
-    )
+    if "nodes" in summary:
+        table.caption = f"{summary['nodes']} labelled nodes"
+    else:
+        table.caption = f"{summary.get('queries')} queries, {summary.get('candidates')} candidates"
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in summary.items():
-        if k not in ("split", "queries", "candidates"):
+        if k not in ("split", "queries", "candidates", "nodes"):
             table.add_row(k, f"{v:.4f}")
     console.print(table)
 
