@@ -97,7 +97,8 @@ def train(
     progress = Progress(disable=not show_progress or ranks.rank != 0, transient=False)
     with progress:
         bar = progress.add_task("training", total=(tc.epochs - epoch) * per_epoch - step)
-        while epoch < tc.epochs:
+        stopped = lambda: es is not None and bad_epochs >= es.patience  # noqa: E731
+        while epoch < tc.epochs and not stopped():
             # one permutation per epoch from the seed: a resumed epoch replays the same order
             perm = np.random.default_rng([tc.seed, epoch]).permutation(task.num_examples)
             mine = perm[ranks.rank :: ranks.world][: per_epoch * tc.batch_size]
@@ -185,8 +186,6 @@ def train(
                     ranks.barrier()
                     if end_of_epoch:
                         break
-            if es and bad_epochs >= es.patience:
-                break
     if log:
         log.close()
     if ranks.rank == 0:

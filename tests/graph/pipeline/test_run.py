@@ -82,3 +82,19 @@ def test_embeddings_written_back_to_postgres(planted, pg_url):
     assert len(items.column("embedding")[0].as_py()) == 16
     users = con.table("emb_user").to_pyarrow()
     assert sorted(users.column("id").to_pylist())[0] == 1000
+
+
+def test_early_stopping_stops_and_keeps_the_best_model(planted):
+    import torch
+
+    workdir, write = planted
+    # a learning rate too small to change anything: no epoch after the first improves
+    path = write(
+        train={"epochs": 20, "lr": 1e-12, "early_stopping": {"metric": "recall@10", "patience": 1}}
+    )
+    run, results = _run(path, workdir, stop_after="train")
+    assert len(results["train"]["history"]) == 2
+    best = torch.load(run.model / "best.pt", weights_only=False)
+    final = torch.load(run.model / "model.pt", weights_only=False)
+    assert best["epoch"] == 1
+    assert all(torch.equal(final["model"][k], v) for k, v in best["model"].items())
