@@ -1,0 +1,175 @@
+"""Benchmark: batched fixed-point search vs scipy L-BFGS on q, one start at a time.
+
+Run as a script (never a timed unit test):  python benchmarks/bench_wm_fixed_points.py [--quick]
+
+Networks: not FORCE-trained (training N=1000 takes minutes per network); instead random
+W_eff = g J + (c/N) m mᵀ with g = 1.5 (J Gaussian, variance 1/N) and a rank-2 term of strength c,
+the structure FORCE feedback adds (W_fb W_out is low rank). This has stable attractors along m and
+many unstable fixed points and slow points, so the search has real work to do.
+
+Cases: one N=1000 network, and a population of 64 networks (N = --pop-n, 200 by default so the
+one-at-a-time baseline finishes in minutes). Starts are states sampled along each network's
+autonomous trajectory (plus jitter). Both methods start from exactly the same states.
+
+Ours: `find_fixed_points` with its default method (L-BFGS batched over networks × starts, in
+torch; `--method gauss_newton` or `adam` for the others), then Newton polish and deduplication;
+timed without eigenvalues. Baseline: scipy L-BFGS-B on q with its analytic gradient, one start at
+a time, the same iteration cap; its end points are then deduplicated and Newton-polished by the
+same code with no extra search (that part is *not* timed, in the baseline's favour). Reported:
+wall times, speed ratio, distinct fixed points each found and how many coincide, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import os
+
+# one BLAS thread for numpy/scipy too (set before numpy loads): on shared, busy cores two-thread
+# BLAS calls stall waiting for a descheduled thread, and both methods must run under equal terms
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.optimize  # noqa: E402
+import torch  # noqa: E402
+
+from gigalearn.wm.analysis import (  # noqa: E402
+    FixedPointOptions,
+    FixedPoints,
+    find_fixed_points,
+    trajectory_starts,
+)
+
+
+def make_weights(p: int, n: int, seed: int, g: float = 1.5, c: float = 2.5) -> torch.Tensor:
+    """`[P,N,N]` W_eff = g J + (c/N) m mᵀ, m `[N,2]` Gaussian."""
+    rng = np.random.default_rng(seed)
+    w = np.empty((p, n, n))
+    for i in range(p):
+        m = rng.standard_normal((n, 2))
+        w[i] = g * rng.standard_normal((n, n)) / np.sqrt(n) + c / n * m @ m.T
+    return torch.from_numpy(w)
+
+
+def lbfgs_one_at_a_time(w: torch.Tensor, starts: torch.Tensor, opt: FixedPointOptions) -> tuple:
+    """scipy L-BFGS-B on q = ½‖−x + W tanh x‖² with gradient Jᵀ F, each start alone."""
+    w_np, out = w.numpy(), np.empty(starts.shape)
+    evals = 0
+    t = time.perf_counter()
+    for p in range(starts.shape[0]):
+        wp = w_np[p]
+
+        def fun(x: np.ndarray, wp: np.ndarray = wp) -> tuple[float, np.ndarray]:
+            r = np.tanh(x)
+            f = wp @ r - x
+            return 0.5 * f @ f, (1 - r * r) * (f @ wp) - f
+
+        for s in range(starts.shape[1]):
+            res = scipy.optimize.minimize(
+                fun,
+                starts[p, s].numpy(),
+                jac=True,
+                method="L-BFGS-B",
+                # stop at the same q tolerance as ours (ftol is relative, gtol per coordinate)
+                options={"maxiter": opt.iters, "ftol": 0.0, "gtol": 1e-12},
+                callback=None,
+            )
+            out[p, s], evals = res.x, evals + res.nfev
+    return torch.from_numpy(out), time.perf_counter() - t, evals
+
+
+def classify(w: torch.Tensor, ends: torch.Tensor, opt: FixedPointOptions) -> FixedPoints:
+    """Deduplicate and classify end points with no further search (Newton polish kept, so both
+    methods' points are compared at the same precision)."""
+    return find_fixed_points(w, ends, options=replace(opt, max_iters=0))
+
+
+def coincide(a: FixedPoints, b: FixedPoints, tol: float) -> int:
+    """Fixed points of a that have a fixed point of b (same network) within RMS distance tol."""
+    hits = 0
+    for i in range(len(a)):
+        pts = b.points[(b.network == a.network[i]) & b.is_fixed]
+        d = np.sqrt(((pts - a.points[i]) ** 2).mean(-1)) if len(pts) else np.array([np.inf])
+        hits += bool(a.is_fixed[i] and d.min() < tol)
+    return hits
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_case(name: str, p: int, n: int, n_starts: int, seed: int, opt: FixedPointOptions) -> None:
+    w = make_weights(p, n, seed)
+    x0 = torch.from_numpy(np.random.default_rng(seed + 1).standard_normal((p, n)))
+    starts = trajectory_starts(w, x0, n_starts, n_steps=400, noise_std=0.3, seed=seed)
+    print(f"\n== {name}: P={p} networks, N={n}, S={n_starts} starts each ({p * n_starts} total)")
+
+    t = time.perf_counter()
+    ours = find_fixed_points(w, starts, options=opt)
+    t_ours = time.perf_counter() - t
+    mem_ours = peak_mb()
+    t = time.perf_counter()
+    with_eigs = replace(opt, compute_eigs=True, max_iters=0)
+    ours_eig = (
+        find_fixed_points(w, torch.from_numpy(ours.points).view(1, -1, n), options=with_eigs)
+        if p == 1
+        else None
+    )
+    t_eig = time.perf_counter() - t
+
+    ends, t_base, evals = lbfgs_one_at_a_time(w, starts, opt)
+    base = classify(w, ends, opt)
+    mem_all = peak_mb()
+
+    nf_ours, nf_base = int(ours.is_fixed.sum()), int(base.is_fixed.sum())
+    print(
+        f"ours    : {t_ours:8.2f} s  {nf_ours:4d} distinct fixed points, "
+        f"{int(ours.is_slow.sum())} slow points   (peak RSS {mem_ours:.0f} MB)"
+    )
+    print(
+        f"L-BFGS  : {t_base:8.2f} s  {nf_base:4d} distinct fixed points, "
+        f"{int(base.is_slow.sum())} slow points   ({evals} q evaluations; "
+        f"peak RSS {mem_all:.0f} MB)"
+    )
+    print(
+        f"speed-up: {t_base / t_ours:.1f}x;  coinciding fixed points: "
+        f"{coincide(ours, base, 1e-6)} of ours in L-BFGS's, {coincide(base, ours, 1e-6)} of "
+        f"L-BFGS's in ours"
+    )
+    if ours_eig is not None:
+        print(
+            f"eigenvalues of the {len(ours_eig)} points (not in the timings above): {t_eig:.2f} s; "
+            f"{int(ours_eig.stable[ours_eig.is_fixed].sum())} fixed points stable"
+        )
+    print(ours.summary())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    ap.add_argument("--pop-n", type=int, default=200, help="N of the 64-network population")
+    ap.add_argument("--starts", type=int, default=32, help="starts for the N=1000 network")
+    ap.add_argument("--pop-starts", type=int, default=8, help="starts per population network")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (BLAS: OMP_NUM_THREADS)")
+    ap.add_argument("--method", default="lbfgs", choices=["lbfgs", "gauss_newton", "adam"])
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    opt = FixedPointOptions(method=args.method, compute_eigs=False, keep_jacobians=False)
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, float64; options: tol_q="
+        f"{opt.tol_q:g}, slow_q={opt.slow_q:g}, method={opt.method}, max_iters={opt.iters}"
+    )
+    if args.quick:
+        run_case("one network", 1, 200, 8, 0, opt)
+        run_case("population", 8, 50, 4, 10, opt)
+        return
+    run_case("one network", 1, 1000, args.starts, 0, opt)
+    run_case("population", 64, args.pop_n, args.pop_starts, 10, opt)
+
+
+if __name__ == "__main__":
+    main()
