@@ -92,11 +92,12 @@ def rank(
             top[lo:hi] = torch.topk(scores, k, dim=1).indices.numpy()
             if relevant is not None:
                 rows, cols = _pairs(relevant, lo, hi)
-                if len(rows):
-                    rel = scores[rows, cols]
-                    # rank = 1 + number of candidates scoring strictly higher
-                    ranks = 1 + (scores[rows] > rel[:, None]).sum(1).numpy()
-                    np.minimum.at(first, lo + rows.numpy(), ranks)
+                # rank = 1 + number of candidates scoring strictly higher; in slices of pairs,
+                # since each pair compares a whole row of scores (memory: slice × items)
+                for a in range(0, len(rows), chunk):
+                    r, c = rows[a : a + chunk], cols[a : a + chunk]
+                    ranks = 1 + (scores[r] > scores[r, c][:, None]).sum(1).numpy()
+                    np.minimum.at(first, lo + r.numpy(), ranks)
     return top, first
 
 
