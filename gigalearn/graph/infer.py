@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gigalearn.graph.nn.encoders import batch_inputs
+from gigalearn.graph.nn.encoders import batch_inputs, is_hetero_batch
 from gigalearn.graph.sampling.khop import KHopOptions
 from gigalearn.graph.sampling.loaders import NodeLoader
 from gigalearn.graph.store import GraphStore
@@ -36,7 +36,7 @@ def compute_embeddings(
     parts = []
     for batch in loader:
         out = model(*batch_inputs(batch, node_type))[node_type]
-        size = batch[node_type].batch_size if hasattr(batch, "x_dict") else batch.batch_size
+        size = batch[node_type].batch_size if is_hetero_batch(batch) else batch.batch_size
         parts.append(out[:size])
     model.train(was_training)
     return torch.cat(parts) if parts else torch.empty(0)

@@ -15,7 +15,7 @@ from gigalearn.common.errors import ConfigError
 from gigalearn.graph.config import GraphConfig
 from gigalearn.graph.evaluate import Metric, classification_metrics, held_out_metrics
 from gigalearn.graph.infer import compute_embeddings
-from gigalearn.graph.nn.encoders import GraphEncoder, batch_inputs
+from gigalearn.graph.nn.encoders import GraphEncoder, batch_inputs, is_hetero_batch
 from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss
 from gigalearn.graph.rundir import RunDir
 from gigalearn.graph.sampling.khop import KHopOptions
@@ -55,10 +55,6 @@ class NodeClassifier(nn.Module):
     def forward(self, x, n_id, edge_index) -> dict[str, torch.Tensor]:
         h = self.encoder(x, n_id, edge_index)
         return {self.node_type: self.head(h[self.node_type])}
-
-
-def _is_hetero(batch) -> bool:
-    return hasattr(batch, "x_dict")
 
 
 @dataclass
@@ -103,7 +99,7 @@ class LinkTask:
         a, p = out[s_type][batch.anchor_index], out[d_type][batch.pos_index]
         n = out[d_type][batch.neg_index]
         if self.cfg.model.loss == "retrieval":
-            d_ids = batch[d_type].n_id if _is_hetero(batch) else batch.n_id
+            d_ids = batch[d_type].n_id if is_hetero_batch(batch) else batch.n_id
             return self.loss_fn(
                 a, p, n, pos_ids=d_ids[batch.pos_index], neg_hit_mask=batch.get("neg_hit_mask")
             )
@@ -162,7 +158,7 @@ class NodeTask:
     def _logits(self, model: nn.Module, batch):
         t = self.node_type
         logits = model(*batch_inputs(batch, t))[t]
-        data = batch[t] if _is_hetero(batch) else batch
+        data = batch[t] if is_hetero_batch(batch) else batch
         return logits, data.y, data.batch_size
 
     @torch.no_grad()

@@ -106,10 +106,15 @@ class GraphEncoder(nn.Module):
         return {t: F.normalize(v, dim=-1) for t, v in out.items()} if self.normalize else out
 
 
+def is_hetero_batch(data) -> bool:
+    """Whether a PyG batch is a HeteroData (else a homogeneous Data)."""
+    return hasattr(data, "x_dict")
+
+
 def batch_inputs(data, node_type: str) -> tuple[dict, dict, dict]:
     """(x, n_id, edge_index) per type of a PyG batch; `node_type` names a homogeneous batch's
     single node type (ignored for HeteroData)."""
-    if hasattr(data, "x_dict"):
+    if is_hetero_batch(data):
         x = {t: data[t].get("x") for t in data.node_types}
         return x, {t: data[t].n_id for t in data.node_types}, dict(data.edge_index_dict)
     return {node_type: data.get("x")}, {node_type: data.n_id}, {None: data.edge_index}
