@@ -84,8 +84,3 @@ class IdIndex:
             return out
         idx = pc.index_in(values, value_set=self.ids)
         return idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(self.dtype, copy=False)
-
-
-def map_ids(values: pa.ChunkedArray | pa.Array, sorted_ids: pa.Array, where: str) -> np.ndarray:
-    """Dense ids of `values` against `sorted_ids`; -1 where a value is not a node."""
-    return IdIndex(sorted_ids).lookup(values, where)

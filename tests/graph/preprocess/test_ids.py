@@ -3,7 +3,7 @@ import pyarrow as pa
 import pytest
 
 from gigalearn.common.errors import DataError
-from gigalearn.graph.preprocess.ids import enumerate_ids, map_ids
+from gigalearn.graph.preprocess.ids import IdIndex, enumerate_ids
 
 
 @pytest.mark.parametrize("values", [[30, 10, 20], ["c", "a", "b"]])
@@ -29,7 +29,7 @@ def test_empty_null_and_float_ids_rejected():
 
 def test_map_ids_marks_unknown_and_casts_integer_widths():
     ids, _ = enumerate_ids(pa.array([10, 20, 30], pa.int64()), "w")
-    out = map_ids(pa.array([30, 99, 10], pa.int32()), ids, "w")
+    out = IdIndex(ids).lookup(pa.array([30, 99, 10], pa.int32()), "w")
     np.testing.assert_array_equal(out, [2, -1, 0])
     assert out.dtype == np.int32
 
@@ -37,4 +37,4 @@ def test_map_ids_marks_unknown_and_casts_integer_widths():
 def test_map_ids_type_mismatch_is_clear():
     ids, _ = enumerate_ids(pa.array([1, 2]), "w")
     with pytest.raises(DataError, match="does not match the node ids' type"):
-        map_ids(pa.array(["x", "y"]), ids, "edges[0]")
+        IdIndex(ids).lookup(pa.array(["x", "y"]), "edges[0]")
