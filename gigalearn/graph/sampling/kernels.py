@@ -15,6 +15,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _TOP53 = np.uint64(11)
 NO_TIME = np.iinfo(np.int64).max
+_ZERO = np.uint64(0)
 
 
 @numba.njit(inline="always")
@@ -159,6 +160,24 @@ def _sample_row(state, lo, hi, valid, k, replace, eid, edge_time, limit, weight,
 
 
 @numba.njit(inline="always")
+def _floyd_positions(state, lo, deg, k, pos, base):
+    """k distinct CSR positions of a row [lo, lo + deg) without replacement, into pos[base:]
+    (Floyd's algorithm, as `_sample_row` draws it; the whole row when k >= deg)."""
+    if k >= deg:
+        for i in range(deg):
+            pos[base + i] = lo + i
+        return
+    for i in range(k):
+        state, t = _below(state, deg - k + i + 1)
+        pick = t
+        for q in range(i):
+            if pos[base + q] == lo + t:
+                pick = deg - k + i
+                break
+        pos[base + i] = lo + pick
+
+
+@numba.njit(inline="always")
 def _count(i, indptr, eid, frontier, frontier_time, fanout, replace, edge_time, counts):
     u = frontier[i]
     limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
@@ -185,8 +204,17 @@ def _draw(
     pos,
 ):
     u = frontier[i]
-    limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
     lo, hi = indptr[u], indptr[u + 1]
+    k = counts[i]
+    if weight.shape[0] == 0 and edge_time.shape[0] == 0 and not replace and k <= 64:
+        # the common case, specialised: no per-edge checks, and no generator at all for the
+        # many rows that are taken whole (same draws as the general path)
+        state = (
+            node_state(np.uint64(seed), np.int64(hop), np.int64(u)) if hi - lo > k else _ZERO
+        )
+        _floyd_positions(state, lo, hi - lo, k, pos, offsets[i])
+        return
+    limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
     valid = _valid_count(lo, hi, eid, edge_time, limit)
     state = node_state(np.uint64(seed), np.int64(hop), np.int64(u))
     _sample_row(

@@ -12,12 +12,13 @@ from torch.utils.data import get_worker_info
 
 from gigalearn.graph.config import SamplingConfig
 from gigalearn.graph.sampling import kernels
+from gigalearn.graph.sampling.hop import sample_hop
 from gigalearn.graph.sampling.subgraph import EdgeType, SampledSubgraph
 from gigalearn.graph.store import GraphStore
 
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
 _EMPTY_F32 = np.empty(0, dtype=np.float32)
-_PARALLEL_MIN = 256
+_PARALLEL_MIN = 4096  # frontier nodes; below, a parallel region costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,12 @@ class _Nodes:
         self.roots.append(new_roots)
         return local, added[:k], new_roots
 
+    def record(self, added: np.ndarray, count: int) -> None:
+        """Note ids a fused hop kernel added through `scratch` (non-disjoint sampling)."""
+        self.ids.append(added)
+        self.roots.append(_EMPTY_I64)
+        self.count = count
+
     def release(self) -> None:
         if self.scratch is not None:
             for arr in self.ids:
@@ -151,6 +158,46 @@ class KHopSampler:
         if isinstance(f, dict):
             return f[t][hop] if t in f else 0
         return f[hop]
+
+    def _expand(
+        self,
+        t: EdgeType,
+        frontier: tuple[np.ndarray, np.ndarray, np.ndarray],
+        target: _Nodes,
+        fanout: int,
+        hop: int,
+        seed: int,
+        all_times: np.ndarray | None,
+        parallel: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One hop over edge type t from `frontier` (global ids, local ids, roots) into the
+        node type `target`: (edge_index, edge ids, newly seen global ids, their roots)."""
+        o = self.options
+        f_nodes, f_local, f_roots = frontier
+        csr = self._csr[t]
+        # a parallel region costs more than it saves on a small frontier
+        threaded = parallel and len(f_nodes) >= _PARALLEL_MIN
+        eid = _EMPTY_I64 if csr.eid is None else csr.eid
+        weight = self.store.edge_weight(t) if o.weighted else _EMPTY_F32
+        rng_seed = np.uint64(seed % 2**64)
+        if not self.disjoint:
+            ei, eids, added, count = sample_hop(
+                csr.indptr, csr.indices, eid, f_nodes, f_local, fanout, o.replace, weight,
+                rng_seed, hop, target.scratch, target.count, o.direction == "in", threaded,
+            )  # fmt: skip
+            target.record(added, count)
+            return ei, eids, added, np.zeros(len(added), dtype=np.int64)
+        kernel = kernels.sample_neighbors_parallel if threaded else kernels.sample_neighbors_serial
+        offsets, nbrs, eids = kernel(
+            csr.indptr, csr.indices, eid, f_nodes,
+            all_times[f_roots] if o.temporal else _EMPTY_I64, fanout, o.replace, weight,
+            self.store.edge_time(t) if o.temporal else _EMPTY_I64, rng_seed, hop,
+        )  # fmt: skip
+        per = np.diff(offsets)
+        n_local, added, roots = target.add(nbrs, np.repeat(f_roots, per))
+        owner = np.repeat(f_local, per)
+        pair = (n_local, owner) if o.direction == "in" else (owner, n_local)
+        return np.stack(pair), eids, added, roots
 
     def sample(
         self, seed_type: str, seeds: np.ndarray, seed: int = 0, seed_time: np.ndarray | None = None
@@ -200,42 +247,15 @@ class KHopSampler:
                     fanout = self._fanout(t, hop)
                     if f_type not in frontier or fanout == 0:
                         continue
-                    f_nodes, f_local, f_roots = frontier[f_type]
-                    csr = self._csr[t]
-                    # a parallel region costs more than it saves on a small frontier
-                    kernel = (
-                        kernels.sample_neighbors_parallel
-                        if parallel and len(f_nodes) >= _PARALLEL_MIN
-                        else kernels.sample_neighbors_serial
+                    ei, eids, added, roots = self._expand(
+                        t, frontier[f_type], nodes[n_type], fanout, hop, seed, all_times, parallel
                     )
-                    offsets, nbrs, eids = kernel(
-                        csr.indptr,
-                        csr.indices,
-                        _EMPTY_I64 if csr.eid is None else csr.eid,
-                        f_nodes,
-                        all_times[f_roots] if o.temporal else _EMPTY_I64,
-                        fanout,
-                        o.replace,
-                        self.store.edge_weight(t) if o.weighted else _EMPTY_F32,
-                        self.store.edge_time(t) if o.temporal else _EMPTY_I64,
-                        np.uint64(seed % 2**64),
-                        hop,
-                    )
-                    per = np.diff(offsets)
-                    n_roots = np.repeat(f_roots, per)
-                    n_local, added, roots = nodes[n_type].add(nbrs, n_roots)
-                    owner = np.repeat(f_local, per)
-                    pair = (n_local, owner) if o.direction == "in" else (owner, n_local)
-                    edges[t].append((np.stack(pair), eids))
+                    edges[t].append((ei, eids))
                     hop_edges[t][hop] = len(eids)
                     hop_nodes[n_type][hop + 1] += len(added)
                     first = nodes[n_type].count - len(added)
                     grown.setdefault(n_type, []).append(
-                        (
-                            added,
-                            np.arange(first, nodes[n_type].count),
-                            roots if self.disjoint else np.zeros(len(added), dtype=np.int64),
-                        )
+                        (added, np.arange(first, nodes[n_type].count), roots)
                     )
                 frontier = {
                     n: tuple(np.concatenate(c) for c in zip(*parts, strict=True))
