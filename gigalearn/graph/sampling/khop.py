@@ -40,6 +40,9 @@ class KHopOptions:
     weighted: bool = False
     temporal: bool = False
     disjoint: bool = False
+    edge_ids: bool = True
+    """Return the sampled edges' ids (PyG's `e_id`, needed to gather edge features). Without
+    them in-edge sampling skips one random read per edge (`SampledSubgraph.edge_ids` is None)."""
     parallel: bool = True
     """Thread-parallel over the frontier (numba prange). Turn off in forked DataLoader workers:
     numba's default threading layer does not survive a fork after a parallel region ran."""
@@ -107,7 +110,7 @@ class _Nodes:
         return local, added[:k], new_roots
 
     def record(self, added: np.ndarray, count: int) -> None:
-        """Note ids a fused hop kernel added through `scratch` (non-disjoint sampling)."""
+        """Note ids a hop kernel added through `scratch` (non-disjoint sampling)."""
         self.ids.append(added)
         self.roots.append(_EMPTY_I64)
         self.count = count
@@ -177,7 +180,10 @@ class KHopSampler:
         csr = self._csr[t]
         # a parallel region costs more than it saves on a small frontier
         threaded = parallel and len(f_nodes) >= _PARALLEL_MIN
-        eid = _EMPTY_I64 if csr.eid is None else csr.eid
+        # weights and times are stored by edge id; without those and without edge ids the
+        # kernels may report bare CSR positions (not returned) and skip a random read per edge
+        needs_eid = o.edge_ids or o.weighted or o.temporal
+        eid = csr.eid if csr.eid is not None and needs_eid else _EMPTY_I64
         weight = self.store.edge_weight(t) if o.weighted else _EMPTY_F32
         rng_seed = np.uint64(seed % 2**64)
         if not self.disjoint:
@@ -278,7 +284,9 @@ class KHopSampler:
                 )
                 for t, v in edges.items()
             },
-            edge_ids={t: cat([i for _, i in v]) for t, v in edges.items()},
+            edge_ids=(
+                {t: cat([i for _, i in v]) for t, v in edges.items()} if o.edge_ids else None
+            ),
             seed_type=next(iter(seeds)),
             batch_size=len(next(iter(seeds.values()))),
             num_seeds={n: len(v) for n, v in seeds.items()} if len(seeds) > 1 else {},

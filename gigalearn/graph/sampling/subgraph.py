@@ -27,8 +27,9 @@ class SampledSubgraph:
     """Per node type, global dense ids of the batch's nodes; local id = position. Seeds first."""
     edge_index: dict[EdgeType, np.ndarray]
     """Per edge type, int64 [2, E_t] local ids, in the edge type's orientation (row 0: source)."""
-    edge_ids: dict[EdgeType, np.ndarray]
-    """Per edge type, global edge ids into the store's arrays of that type (for features)."""
+    edge_ids: dict[EdgeType, np.ndarray] | None
+    """Per edge type, global edge ids into the store's arrays of that type (for features);
+    None when the sampler was asked not to return them (`KHopOptions.edge_ids=False`)."""
     seed_type: str
     batch_size: int
     """Number of seeds: the first `batch_size` entries of node_ids[seed_type]."""
@@ -58,7 +59,8 @@ class SampledSubgraph:
         for t, ei in self.edge_index.items():
             src_t, _, dst_t = t
             assert ei.ndim == 2 and ei.shape[0] == 2, f"{t}: edge_index must be [2, E]"
-            assert ei.shape[1] == len(self.edge_ids[t]), f"{t}: edge_ids length mismatch"
+            if self.edge_ids is not None:
+                assert ei.shape[1] == len(self.edge_ids[t]), f"{t}: edge_ids length mismatch"
             if ei.shape[1]:
                 assert ei[0].max() < len(self.node_ids[src_t]), f"{t}: source id out of range"
                 assert ei[1].max() < len(self.node_ids[dst_t]), f"{t}: target id out of range"

@@ -74,3 +74,15 @@ def test_threaded_hops_equal_serial_ones(random_store, monkeypatch):  # noqa: F8
         np.testing.assert_array_equal(sa.edge_index[E], sb.edge_index[E])
         np.testing.assert_array_equal(sa.edge_ids[E], sb.edge_ids[E])
         np.testing.assert_array_equal(sa.node_ids["n"], sb.node_ids["n"])
+
+
+def test_without_edge_ids_the_same_subgraph_comes_back(random_store):  # noqa: F811
+    seeds = np.arange(0, 300, 5)
+    for opts in ({}, {"weighted": True}):
+        full = KHopSampler(random_store, KHopOptions(fanout=[5, 3], **opts)).sample("n", seeds, 4)
+        bare = KHopSampler(random_store, KHopOptions(fanout=[5, 3], edge_ids=False, **opts))
+        sub = bare.sample("n", seeds, 4)
+        assert sub.edge_ids is None
+        sub.validate()
+        np.testing.assert_array_equal(sub.edge_index[E], full.edge_index[E])
+        np.testing.assert_array_equal(sub.node_ids["n"], full.node_ids["n"])
