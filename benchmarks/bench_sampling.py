@@ -261,13 +261,15 @@ def bench_graph(
         except RuntimeError as e:
             out["peer_error"] = str(e)
     print(f"   measuring samplers ({args.rounds} rounds x {args.batches} batches) ...", flush=True)
-    res: dict[str, list] = {k: [] for k in ("ours1", "oursN", "peer1", "peerN", "floor1", "floorN")}
+    keys = ("ours1", "oursN", "ours1_noeid", "peer1", "peerN", "floor1", "floorN")
+    res: dict[str, list] = {k: [] for k in keys}
     reads = None
     for _ in range(args.rounds):
         for threads, tag in ((1, "1"), (cores, "N")):
             res["ours" + tag].append(ours.ask(op="sample", threads=threads))
             if peer_w:
                 res["peer" + tag].append(peer_w.ask(op="sample", threads=threads))
+        res["ours1_noeid"].append(ours.ask(op="sample", threads=1, edge_ids=False))
         if reads is None:
             reads = int(statistics.median(res["ours1"][0]["edges"]))
         for threads, tag in ((1, "1"), (cores, "N")):
@@ -281,7 +283,7 @@ def bench_graph(
         out["peer_backend"] = peer_w.ready["backend"]
         out["peer_setup_s"] = peer_w.ready["setup_s"]
         peer_w.close()
-    for k in ("ours1", "oursN", "peer1", "peerN"):
+    for k in ("ours1", "oursN", "ours1_noeid", "peer1", "peerN"):
         if res[k]:
             out[k] = _rates(res[k])
     for k in ("floor1", "floorN"):
@@ -356,6 +358,7 @@ def report(o: dict, peer_ok: bool) -> None:
     rows = [
         ("ours, 1 thread", "ours1"),
         (f"ours, {n} threads", "oursN"),
+        ("ours, 1 thread, no edge ids", "ours1_noeid"),
         ("PyG NeighborSampler, 1 thread", "peer1"),
         (f"PyG NeighborSampler, {n} threads", "peerN"),
     ]
@@ -389,6 +392,12 @@ def report(o: dict, peer_ok: bool) -> None:
             cpu = ours["edges_per_cpu_s"] / peer["edges_per_cpu_s"]
             line += f"   ours / PyG = {wall:5.2f}x [{cpu:5.2f}x] (target >= 5x)"
         print(line)
+    bare, floor = o["ours1_noeid"], o["floor1"]
+    print(
+        f"     1 thread, without edge ids: ours / floor = "
+        f"{bare['edges_per_s'] / floor['reads_per_s']:6.1%} "
+        f"[{bare['edges_per_cpu_s'] / floor['reads_per_cpu_s']:6.1%}]"
+    )
     scale = o["oursN"]["edges_per_s"] / o["ours1"]["edges_per_s"]
     print(f"     ours {n} threads / ours 1 thread = {scale:.2f}x", end="")
     if "peer1" in o:

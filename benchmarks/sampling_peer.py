@@ -6,8 +6,9 @@ peak memory and the peer's imports (torch-sparse) never enter the project's envi
 
 A persistent worker: after its warm-up it prints {"ready": ...}, then reads one JSON command
 per line on stdin and answers one JSON line (prefixed "@@ ") on stdout. Commands:
-{"op": "sample", "threads": t} (sampler: every seed batch once), {"op": "floor", "threads": t,
-"reads": n, "repeats": k} (ours sampler only), {"op": "epoch"} (loader: one pass),
+{"op": "sample", "threads": t[, "edge_ids": false]} (sampler: every seed batch once),
+{"op": "floor", "threads": t, "reads": n, "repeats": k} (ours sampler only),
+{"op": "epoch"} (loader: one pass),
 {"op": "rss"} (peak memory; stops a loader's workers first), {"op": "quit"}.
 
 "ours" runs gigalearn's KHopSampler / NodeLoader; "peer" runs PyG's NeighborSampler /
@@ -64,16 +65,18 @@ class Ours:
 
         self.numba = numba
         self.store, self.node_type, self.edge_type = _open_store(store_path)
+        # keyed by (threaded, edge ids returned)
         self.samplers = {
-            p: KHopSampler(self.store, KHopOptions(fanout=FANOUT, parallel=p))
+            (p, e): KHopSampler(self.store, KHopOptions(fanout=FANOUT, parallel=p, edge_ids=e))
             for p in (False, True)
+            for e in (False, True)
         }
         # the array the sampler reads neighbours from (in-CSR: sources of each destination)
         self.indices = np.asarray(self.store.csr(self.edge_type, "in").indices)
 
-    def sample(self, seeds: np.ndarray, threads: int, batch: int) -> int:
+    def sample(self, seeds: np.ndarray, threads: int, batch: int, edge_ids: bool = True) -> int:
         self.numba.set_num_threads(threads)
-        sub = self.samplers[threads > 1].sample(self.node_type, seeds, seed=batch)
+        sub = self.samplers[threads > 1, edge_ids].sample(self.node_type, seeds, seed=batch)
         return int(sum(ei.shape[1] for ei in sub.edge_index.values()))
 
 
@@ -176,16 +179,17 @@ def serve(kind: str, part: str, store_path: str, seeds_path: str, workers: int) 
     elif kind == "ours":
         impl = Ours(store_path)
         backend = "gigalearn KHopSampler (numba)"
-        run = lambda s, th, b: impl.sample(s, th, b)  # noqa: E731
+        run = lambda s, th, b, e=True: impl.sample(s, th, b, e)  # noqa: E731
     else:
         impl = Peer(store_path)
         backend = f"PyG NeighborSampler via {peer_backend()}"
         sampler = impl.sampler()
-        run = lambda s, th, b: impl.sample(sampler, s, th, b)  # noqa: E731
+        run = lambda s, th, b, e=True: impl.sample(sampler, s, th, b)  # noqa: E731
     if part == "sampler":
         for b in range(len(seeds)):  # warm-up: JIT, page cache, allocator
             run(seeds[b], 1, b)
             run(seeds[b], 2, b)
+            run(seeds[b], 1, b, False)
     setup_s = time.perf_counter() - t0
     _emit({"ready": True, "backend": backend, "setup_s": setup_s, "rss_mb": _rss_mb()})
     for line in sys.stdin:
@@ -197,7 +201,7 @@ def serve(kind: str, part: str, store_path: str, seeds_path: str, workers: int) 
             times, cpu, edges = [], [], []
             for b in range(len(seeds)):
                 t, c = time.perf_counter(), time.process_time()
-                edges.append(run(seeds[b], cmd["threads"], b))
+                edges.append(run(seeds[b], cmd["threads"], b, cmd.get("edge_ids", True)))
                 times.append(time.perf_counter() - t)
                 cpu.append(time.process_time() - c)
             _emit({"times": times, "cpu": cpu, "edges": edges})
