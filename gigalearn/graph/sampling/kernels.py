@@ -209,9 +209,7 @@ def _draw(
     if weight.shape[0] == 0 and edge_time.shape[0] == 0 and not replace and k <= 64:
         # the common case, specialised: no per-edge checks, and no generator at all for the
         # many rows that are taken whole (same draws as the general path)
-        state = (
-            node_state(np.uint64(seed), np.int64(hop), np.int64(u)) if hi - lo > k else _ZERO
-        )
+        state = node_state(np.uint64(seed), np.int64(hop), np.int64(u)) if hi - lo > k else _ZERO
         _floyd_positions(state, lo, hi - lo, k, pos, offsets[i])
         return
     limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
