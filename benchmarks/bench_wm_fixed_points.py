@@ -11,12 +11,16 @@ Cases: one N=1000 network, and a population of 64 networks (N = --pop-n, 200 by 
 one-at-a-time baseline finishes in minutes). Starts are states sampled along each network's
 autonomous trajectory (plus jitter). Both methods start from exactly the same states.
 
-Ours: `find_fixed_points` with its default method (L-BFGS batched over networks × starts, in
-torch; `--method gauss_newton` or `adam` for the others), then Newton polish and deduplication;
-timed without eigenvalues. Baseline: scipy L-BFGS-B on q with its analytic gradient, one start at
-a time, the same iteration cap; its end points are then deduplicated and Newton-polished by the
-same code with no extra search (that part is *not* timed, in the baseline's favour). Reported:
-wall times, speed ratio, distinct fixed points each found and how many coincide, and peak RSS.
+Ours: `find_fixed_points` with its default method (compiled L-BFGS, one network at a time with
+its starts batched, Levenberg–Marquardt for crawling starts; `--method lbfgs_torch`,
+`gauss_newton` or `adam` for the others), then Newton polish and deduplication; timed without
+eigenvalues, after one untimed warm-up call (numba loads its compiled code from the on-disk
+cache; a first-ever run compiles for ~30 s). Baseline: scipy L-BFGS-B on q with its analytic
+gradient, one start at a time, the same iteration cap; its end points are then deduplicated and
+Newton-polished by the same code with no extra search (that part is *not* timed, in the
+baseline's favour). Each side runs --repeats times (default 3), alternating; reported: median
+wall and CPU times (the cores are shared, so CPU time is the steadier measure), speed ratios,
+distinct fixed points found by each, by both and by one side only, peak RSS, load averages.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import resource  # noqa: E402
+import statistics  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
@@ -56,10 +61,11 @@ def make_weights(p: int, n: int, seed: int, g: float = 1.5, c: float = 2.5) -> t
 
 
 def lbfgs_one_at_a_time(w: torch.Tensor, starts: torch.Tensor, opt: FixedPointOptions) -> tuple:
-    """scipy L-BFGS-B on q = ½‖−x + W tanh x‖² with gradient Jᵀ F, each start alone."""
+    """scipy L-BFGS-B on q = ½‖−x + W tanh x‖² with gradient Jᵀ F, each start alone; returns
+    end points, wall and CPU seconds, q evaluations."""
     w_np, out = w.numpy(), np.empty(starts.shape)
     evals = 0
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for p in range(starts.shape[0]):
         wp = w_np[p]
 
@@ -79,7 +85,7 @@ def lbfgs_one_at_a_time(w: torch.Tensor, starts: torch.Tensor, opt: FixedPointOp
                 callback=None,
             )
             out[p, s], evals = res.x, evals + res.nfev
-    return torch.from_numpy(out), time.perf_counter() - t, evals
+    return torch.from_numpy(out), time.perf_counter() - t, time.process_time() - c, evals
 
 
 def classify(w: torch.Tensor, ends: torch.Tensor, opt: FixedPointOptions) -> FixedPoints:
@@ -102,16 +108,33 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_case(name: str, p: int, n: int, n_starts: int, seed: int, opt: FixedPointOptions) -> None:
+def load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def run_case(
+    name: str, p: int, n: int, n_starts: int, seed: int, opt: FixedPointOptions, repeats: int
+) -> None:
     w = make_weights(p, n, seed)
     x0 = torch.from_numpy(np.random.default_rng(seed + 1).standard_normal((p, n)))
     starts = trajectory_starts(w, x0, n_starts, n_steps=400, noise_std=0.3, seed=seed)
     print(f"\n== {name}: P={p} networks, N={n}, S={n_starts} starts each ({p * n_starts} total)")
+    print(f"load average before: {load()}")
+    # warm-up: load every compiled function once (not timed; numba's on-disk cache)
+    find_fixed_points(w[:1], starts[:1, :2], options=replace(opt, max_iters=300))
 
-    t = time.perf_counter()
-    ours = find_fixed_points(w, starts, options=opt)
-    t_ours = time.perf_counter() - t
-    mem_ours = peak_mb()
+    walls, cpus, base_walls, base_cpus = [], [], [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        ours = find_fixed_points(w, starts, options=opt)
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+        mem_ours = peak_mb()
+        ends, t_base, c_base, evals = lbfgs_one_at_a_time(w, starts, opt)
+        base_walls.append(t_base)
+        base_cpus.append(c_base)
+    t_ours, c_ours = statistics.median(walls), statistics.median(cpus)
+    t_base, c_base = statistics.median(base_walls), statistics.median(base_cpus)
     t = time.perf_counter()
     with_eigs = replace(opt, compute_eigs=True, max_iters=0)
     ours_eig = (
@@ -120,25 +143,31 @@ def run_case(name: str, p: int, n: int, n_starts: int, seed: int, opt: FixedPoin
         else None
     )
     t_eig = time.perf_counter() - t
-
-    ends, t_base, evals = lbfgs_one_at_a_time(w, starts, opt)
     base = classify(w, ends, opt)
     mem_all = peak_mb()
 
     nf_ours, nf_base = int(ours.is_fixed.sum()), int(base.is_fixed.sum())
+    both = coincide(base, ours, 1e-6)
+
+    def times(ws: list[float], cs: list[float]) -> str:
+        wall, cpu = (" ".join(f"{v:.2f}" for v in vs) for vs in (ws, cs))
+        return f"wall {wall} s, CPU {cpu} s"
+
+    print(f"ours    : {times(walls, cpus)}")
+    print(f"L-BFGS  : {times(base_walls, base_cpus)}")
     print(
-        f"ours    : {t_ours:8.2f} s  {nf_ours:4d} distinct fixed points, "
-        f"{int(ours.is_slow.sum())} slow points   (peak RSS {mem_ours:.0f} MB)"
+        f"ours    : median {t_ours:7.2f} s wall, {c_ours:7.2f} s CPU  {nf_ours:4d} distinct "
+        f"fixed points, {int(ours.is_slow.sum())} slow points   (peak RSS {mem_ours:.0f} MB)"
     )
     print(
-        f"L-BFGS  : {t_base:8.2f} s  {nf_base:4d} distinct fixed points, "
-        f"{int(base.is_slow.sum())} slow points   ({evals} q evaluations; "
+        f"L-BFGS  : median {t_base:7.2f} s wall, {c_base:7.2f} s CPU  {nf_base:4d} distinct "
+        f"fixed points, {int(base.is_slow.sum())} slow points   ({evals} q evaluations; "
         f"peak RSS {mem_all:.0f} MB)"
     )
     print(
-        f"speed-up: {t_base / t_ours:.1f}x;  coinciding fixed points: "
-        f"{coincide(ours, base, 1e-6)} of ours in L-BFGS's, {coincide(base, ours, 1e-6)} of "
-        f"L-BFGS's in ours"
+        f"speed-up: {t_base / t_ours:.1f}x wall, {c_base / c_ours:.1f}x CPU;  fixed points found "
+        f"by both {both}, only by ours {nf_ours - coincide(ours, base, 1e-6)}, only by L-BFGS "
+        f"{nf_base - both};  load average after: {load()}"
     )
     if ours_eig is not None:
         print(
@@ -155,7 +184,11 @@ def main() -> None:
     ap.add_argument("--starts", type=int, default=32, help="starts for the N=1000 network")
     ap.add_argument("--pop-starts", type=int, default=8, help="starts per population network")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (BLAS: OMP_NUM_THREADS)")
-    ap.add_argument("--method", default="lbfgs", choices=["lbfgs", "gauss_newton", "adam"])
+    ap.add_argument(
+        "--method", default="lbfgs", choices=["lbfgs", "lbfgs_torch", "gauss_newton", "adam"]
+    )
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs of each side (median)")
+    ap.add_argument("--seed", type=int, default=0, help="offset of the weight and start seeds")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     opt = FixedPointOptions(method=args.method, compute_eigs=False, keep_jacobians=False)
@@ -164,11 +197,11 @@ def main() -> None:
         f"{opt.tol_q:g}, slow_q={opt.slow_q:g}, method={opt.method}, max_iters={opt.iters}"
     )
     if args.quick:
-        run_case("one network", 1, 200, 8, 0, opt)
-        run_case("population", 8, 50, 4, 10, opt)
+        run_case("one network", 1, 200, 8, 0, opt, 1)
+        run_case("population", 8, 50, 4, 10, opt, 1)
         return
-    run_case("one network", 1, 1000, args.starts, 0, opt)
-    run_case("population", 64, args.pop_n, args.pop_starts, 10, opt)
+    run_case("one network", 1, 1000, args.starts, args.seed, opt, args.repeats)
+    run_case("population", 64, args.pop_n, args.pop_starts, 10 + args.seed, opt, args.repeats)
 
 
 if __name__ == "__main__":

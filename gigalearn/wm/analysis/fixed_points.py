@@ -1,11 +1,12 @@
 """Fixed and slow points of autonomous rate networks (Sussillo & Barak 2013), batched in torch.
 
 With inputs off a trained network follows dx/dt = F(x) = (−x + W_eff tanh(x)) / τ, where
-W_eff = g J + W_fb W_out. We minimise q(x) = ½‖F(x)‖² from many starts at once (P networks × S
-starts, one batched matmul pair per q/∇q evaluation; L-BFGS by default, or matrix-free
-Gauss–Newton, or Adam), hand each start over to exact Newton steps on F(x) = 0 once q is small,
-merge duplicates, and classify each point by the eigenvalues of its Jacobian
-J(x) = (−I + W_eff diag(1 − tanh²x)) / τ: stable if every Re λ < 0.
+W_eff = g J + W_fb W_out. We minimise q(x) = ½‖F(x)‖² from many starts (by default compiled
+L-BFGS, one network at a time with its S starts batched, and Levenberg–Marquardt for starts that
+crawl; or batched torch L-BFGS, matrix-free Gauss–Newton or Adam over all P × S starts at once),
+hand each start over to exact Newton steps on F(x) = 0 once q is small, merge duplicates, and
+classify each point by the eigenvalues of its Jacobian J(x) = (−I + W_eff diag(1 − tanh²x)) / τ:
+stable if every Re λ < 0.
 
 q is a sum over units (not a mean), so thresholds on q scale with N.
 """
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from gigalearn.common.errors import ConfigError
+from gigalearn.wm.analysis.compiled import lbfgs_then_lm
 from gigalearn.wm.analysis.minimizers import (
     adam,
     chunk_starts,
@@ -33,6 +35,7 @@ from gigalearn.wm.analysis.minimizers import (
     newton,
     residual,
 )
+from gigalearn.wm.analysis.polish import chord_checkpoint, polish
 from gigalearn.wm.network import Population
 
 
@@ -43,24 +46,47 @@ class FixedPointOptions:
     tol_q: float = 1e-10
     slow_q: float = 1e-4
     max_iters: int | None = None
-    """Iterations per start; None: 3000 for lbfgs, 100 for gauss_newton (each cg_iters CG steps),
-    5000 for adam."""
+    """Iterations per start; None: 3000 for lbfgs and lbfgs_torch, 100 for gauss_newton (each
+    cg_iters CG steps), 5000 for adam."""
     lr: float = 0.05
     """Adam's initial step; it decays geometrically to lr·lr_decay by max_iters."""
     lr_decay: float = 0.01
-    method: Literal["lbfgs", "gauss_newton", "adam"] = "lbfgs"
-    """lbfgs: quasi-Newton, ~1 gradient (two matmuls) per iteration, fastest here; gauss_newton:
-    damped Gauss–Newton steps solved matrix-free by cg_iters conjugate-gradient iterations each;
-    adam: first order, slow to converge on q (kept for comparison with the literature)."""
+    method: Literal["lbfgs", "lbfgs_torch", "gauss_newton", "adam"] = "lbfgs"
+    """lbfgs: compiled quasi-Newton on the CPU, one network at a time (its W stays in cache),
+    ~1 gradient per iteration, plus Levenberg–Marquardt for crawling starts: fastest here;
+    lbfgs_torch: the same L-BFGS batched over all networks in torch (any device), no LM;
+    gauss_newton: damped Gauss–Newton steps solved matrix-free by cg_iters conjugate-gradient
+    iterations each; adam: first order, slow to converge on q (kept for comparison)."""
     history: int = 10
     """L-BFGS memory (pairs kept per start)."""
     cg_iters: int = 40
     stall_iters: int = 30
-    """A start stops after this many steps in a row with < 0.1% decrease of q."""
+    """lbfgs_torch, gauss_newton: a start stops after this many steps in a row with < 0.1%
+    decrease of q."""
+    stall_window: int = 100
+    """lbfgs: a start stops when q fell less than 1% over this many iterations. A window, not a
+    run of small steps: some starts cross a plateau of ~60 small steps and then reach a fixed
+    point that one-at-a-time L-BFGS finds too. After a sixth of the iterations, it also stops
+    (q ≥ lm_q) when at this window's rate it would not reach newton_q within max_iters."""
+    lm_q: float = 1e-4
+    """lbfgs: below this q, a start whose projected iterations to newton_q (at its rate over the
+    last 25) exceed lm_after hands over to Levenberg–Marquardt."""
+    lm_stall_q: float = 1e-3
+    """lbfgs: a start that stalls below this q hands over to Levenberg–Marquardt too."""
+    lm_after: float | None = None
+    """None: 4·N iterations (one LM solve costs O(N³), an L-BFGS evaluation O(N²))."""
+    lm_iters: int = 100
+    """Linear solves per Levenberg–Marquardt start."""
+    chord_at: int | None = None
+    """lbfgs: after this many iterations (then twice, four times as many, ...), polish each
+    network's converged starts and try chord steps from their roots for the rest (see
+    `polish.chord_checkpoint`); 0: never. None: 200 for N >= 500, else never (at N=200 the
+    per-network overhead of a checkpoint outweighs the L-BFGS iterations it saves)."""
     newton_steps: int = 8
     newton_q: float = 1e-8
-    """A start hands over to Newton polish once q < newton_q: CG-solved Gauss–Newton and Adam
-    converge only linearly near a root, exact Newton steps quadratically."""
+    """A start hands over to polishing once q < newton_q: L-BFGS, CG-solved Gauss–Newton and Adam
+    converge only linearly near a root, exact Newton steps quadratically. (Handing over at 1e-5
+    was cheaper, but exact steps from there reached other roots than one-at-a-time L-BFGS.)"""
     dedup_tol: float = 1e-3
     """Two points closer than this in RMS distance per unit are the same point."""
     compute_eigs: bool = True
@@ -79,13 +105,24 @@ class FixedPointOptions:
             or self.dedup_tol <= 0
         ):
             raise ConfigError("max_iters and newton_steps must be >= 0, lr and dedup_tol > 0")
-        if self.method not in ("lbfgs", "gauss_newton", "adam"):
-            raise ConfigError(f"method must be lbfgs, gauss_newton or adam, got {self.method!r}")
+        if self.method not in ("lbfgs", "lbfgs_torch", "gauss_newton", "adam"):
+            raise ConfigError(
+                f"method must be lbfgs, lbfgs_torch, gauss_newton or adam, got {self.method!r}"
+            )
+        if self.stall_window < 1 or self.lm_iters < 0 or (self.chord_at or 0) < 0:
+            raise ConfigError("stall_window must be >= 1, lm_iters and chord_at >= 0")
+
+    def chord_every(self, n: int) -> int:
+        """chord_at, or its default for N = n."""
+        if self.chord_at is not None:
+            return self.chord_at
+        return 200 if n >= 500 else 0
 
     @property
     def iters(self) -> int:
         """max_iters, or the method's default."""
-        default = {"lbfgs": 3000, "gauss_newton": 100, "adam": 5000}[self.method]
+        default = {"lbfgs": 3000, "lbfgs_torch": 3000, "gauss_newton": 100, "adam": 5000}
+        default = default[self.method]
         return default if self.max_iters is None else self.max_iters
 
 
@@ -227,12 +264,20 @@ def find_fixed_points(
     taus = torch.as_tensor(tau, dtype=opt.dtype).expand(p).contiguous()
     x = starts.to(opt.dtype).clone()
     net = torch.arange(p).repeat_interleave(s)
-    minimise = {"lbfgs": lbfgs, "gauss_newton": gauss_newton, "adam": adam}[opt.method]
-    x = minimise(w, x, taus.view(p, 1, 1), opt).reshape(p * s, n)
+    if opt.method == "lbfgs":
+        x_np = x.cpu().contiguous().numpy()  # updated in place
+        lbfgs_then_lm(w.cpu().contiguous().numpy(), x_np, taus.cpu().numpy(), opt, chord_checkpoint)
+        x = torch.from_numpy(x_np).reshape(p * s, n)
+    else:
+        minimise = {"lbfgs_torch": lbfgs, "gauss_newton": gauss_newton, "adam": adam}[opt.method]
+        x = minimise(w, x, taus.view(p, 1, 1), opt).reshape(p * s, n)
     q = half_sq_norm(residual(w, net, x, taus))
     # merge before polishing so each distinct candidate costs one solve, then again after
     keep = _dedup(x, net, q, q < opt.slow_q, opt.dedup_tol)
-    x, net = newton(w, net[keep], x[keep], taus, opt)
+    if opt.method == "lbfgs":
+        x, net = polish(w, net[keep], x[keep], taus, opt), net[keep]
+    else:
+        x, net = newton(w, net[keep], x[keep], taus, opt)
     q = half_sq_norm(residual(w, net, x, taus))
     keep = _dedup(x, net, q, q < opt.slow_q, opt.dedup_tol)
     keep = keep[torch.argsort(net[keep] * (1 + q[keep].max()) + q[keep])] if len(keep) else keep

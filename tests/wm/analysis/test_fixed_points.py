@@ -46,7 +46,7 @@ def test_contracting_network_has_only_the_origin_stable() -> None:
     np.testing.assert_allclose(np.sort_complex(fp.eigenvalues[0]), expected, atol=1e-10)
 
 
-@pytest.mark.parametrize("method", ["lbfgs", "gauss_newton", "adam"])
+@pytest.mark.parametrize("method", ["lbfgs", "lbfgs_torch", "gauss_newton", "adam"])
 def test_one_unit_double_well(method: str) -> None:
     """N=1, w=2: fixed points 0 (unstable, J = w − 1 > 0) and ±x*, x* = w·tanh(x*) (stable)."""
     w = 2.0
@@ -75,7 +75,7 @@ def test_hopfield_patterns_found_once_and_stable() -> None:
     assert (dist[~np.eye(len(fp), dtype=bool)] > 1e-3).all()  # deduplicated
 
 
-@pytest.mark.parametrize("method", ["lbfgs", "gauss_newton"])
+@pytest.mark.parametrize("method", ["lbfgs", "lbfgs_torch", "gauss_newton"])
 def test_batched_matches_one_at_a_time(method: str) -> None:
     rng = np.random.default_rng(2)
     n, p, s = 12, 3, 16
