@@ -130,6 +130,73 @@ def train(
 
 
 @app.command()
+def analyze(
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="a finished sweep's run folder")
+    ],
+    config: Annotated[Path | None, typer.Option(help="analysis config YAML")] = None,
+    shard: Annotated[str, typer.Option(help="analyse slice i of n, e.g. 0/4")] = "0/1",
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads (overrides the config)")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Classify each network's memory mechanism, find its fixed points, test forgetting, noise,
+    silencing and unit activity; add the columns to RUN_DIR/analysis/results.parquet."""
+    from gigalearn.wm.analyze import load_config, run_analyze
+    from gigalearn.wm.sweep import Shard
+
+    cfg = load_config(config)
+    if threads is not None:
+        cfg = cfg.model_copy(update={"threads": threads})
+    sh = Shard.parse(shard)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not progress,
+    ) as bar:
+
+        def factory(n_networks: int) -> Callable[[str, float], None]:
+            nets = bar.add_task("networks", total=n_networks)
+            cur = bar.add_task("chunk", total=100)
+
+            def tick(stage: str, amount: float) -> None:
+                if stage == "chunk":
+                    bar.advance(nets, amount)
+                    bar.update(cur, completed=0, description="chunk")
+                else:
+                    bar.update(cur, completed=int(100 * amount), description=f"chunk: {stage}")
+
+            return tick
+
+        outcome = run_analyze(run_dir, cfg, sh, factory)
+    console.print(
+        f"{run_dir}: analysed {outcome.analysed} network(s), {outcome.skipped} already done "
+        f"(this shard selects {outcome.total})"
+    )
+    if outcome.results is not None:
+        console.print(report.render_mechanisms(outcome.results))
+        console.print(f"results: {outcome.results}")
+    else:
+        console.print(f"shard done; run `gigalearn wm analyze {run_dir}` once all shards finished")
+
+
+@app.command(name="report")
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="an analysed run folder")],
+    out: Annotated[Path | None, typer.Option(help="report folder (default RUN_DIR/report)")] = None,
+) -> None:
+    """Write a Markdown report with PNG figures of an analysed sweep."""
+    from gigalearn.wm.figures import write_report
+
+    path = write_report(run_dir, out or run_dir / "report")
+    console.print(f"report: {path}")
+
+
+@app.command()
 def summary(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR")]) -> None:
     """Print the success table of a run folder (merging its chunks first)."""
     merge([run_dir], None)
