@@ -12,18 +12,24 @@ strategy="temporal", val=0.1, test=0.1))` makes, in the same invocation:
 - the peer: `torch_geometric.nn.models.LightGCN` (users and movies as one node index, movies
   offset by the number of users, each training rating an edge in both directions) trained
   full-graph on exactly our run's training edges (`splits/edges/train.npy`) with its BPR
-  `recommendation_loss` on mini-batches of training edges with one uniformly random negative
-  movie each, Adam, as PyG's `examples/lightgcn.py` does; in its own process. After every
-  epoch its validation recall@20 / NDCG@20 is measured (outside the training clock).
+  `recommendation_loss` (L2 strength `--peer-reg`) on mini-batches of training edges with one
+  uniformly random negative movie each, Adam, as PyG's `examples/lightgcn.py` does, in its own
+  process. After every epoch its validation recall@20 / NDCG@20 is measured (outside the
+  training clock); training stops after `--peer-patience` epochs without improvement and the
+  best epoch's embeddings are tested. Several `--peer-lr` / `--peer-reg` / `--peer-dim` values
+  make a grid, each point in its own process; the point with the best validation recall@20 is
+  the peer. `--peer-from OUT.json` reuses the peer of an earlier run (its split is checked to
+  be ours).
 
 Both are scored by the same function, `gigalearn.graph.evaluate.held_out_metrics`: every movie
 ranked for each user with a held-out edge, the user's training (and, for test, validation)
 movies filtered out. Reported: test recall@20 / NDCG@20 of both and their ratios (target
->= 1.0), the training time ours needs to reach the peer's final validation recall@20 against
+>= 1.0), the training time ours needs to reach the peer's best validation recall@20 against
 the time the peer needs (target <= 0.5), whole-pipeline wall time and peak memory.
 
     python benchmarks/bench_link_prediction.py [--config examples/movielens-1m-bench.yaml]
-        [--peer-epochs 4] [--peer-lr 0.005] [--peer-batch 8192] [--threads 2] [--json OUT]
+        [--peer-lr 0.001 0.005] [--peer-reg 1e-4 1e-3] [--peer-epochs 40] [--peer-patience 2]
+        [--peer-only | --peer-from OUT.json] [--repeats N] [--threads 2] [--json OUT]
 """
 
 from __future__ import annotations
@@ -63,7 +69,9 @@ def _bench_config(config: Path, db: Path):
 
 
 # ---- ours -----------------------------------------------------------------------------------
-def run_ours(config: str, db: str, run_root: str, threads: int) -> dict[str, Any]:
+def run_ours(
+    config: str, db: str, run_root: str, threads: int, seed_offset: int = 0
+) -> dict[str, Any]:
     """`run_pipeline` end to end from a fresh run directory (runs in a child process)."""
     import torch
 
@@ -72,6 +80,9 @@ def run_ours(config: str, db: str, run_root: str, threads: int) -> dict[str, Any
     from gigalearn.graph.rundir import RunDir
 
     cfg = _bench_config(Path(config), Path(db))
+    if seed_offset:  # a repeat: another initialisation and batch order
+        train = cfg.train.model_copy(update={"seed": cfg.train.seed + seed_offset})
+        cfg = cfg.model_copy(update={"train": train})
     run = RunDir(Path(run_root) / cfg.name)
     shutil.rmtree(run.root, ignore_errors=True)
     marks: dict[str, float] = {}
@@ -115,7 +126,8 @@ def training_curve(log: Path, batch_size: int) -> list[dict[str, float]]:
 
 # ---- the peer: PyG's LightGCN ---------------------------------------------------------------
 def run_peer(run_dir: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Train PyG's LightGCN full-graph on our run's training edges (runs in a child process)."""
+    """Train PyG's LightGCN full-graph on our run's training edges with early stopping on
+    validation recall@20; test metrics of its best epoch (runs in a child process)."""
     import numpy as np
     import torch
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
@@ -154,14 +166,19 @@ def run_peer(run_dir: str, args: dict[str, Any]) -> dict[str, Any]:
     metrics = [Metric.parse(x) for x in METRICS]
     seen_test = np.concatenate([split.train, split.val])
 
-    def evaluate(held: np.ndarray, seen: np.ndarray) -> dict[str, float]:
+    def scores(emb: torch.Tensor, held: np.ndarray, seen: np.ndarray) -> dict[str, float]:
+        return held_out_metrics(emb[:n_users], emb[n_users:], src, dst, held, seen, metrics)
+
+    def embed() -> torch.Tensor:
         model.eval()
         with torch.no_grad():
             emb = model.get_embedding(adj)
         model.train()
-        return held_out_metrics(emb[:n_users], emb[n_users:], src, dst, held, seen, metrics)
+        return emb
 
+    tag = f"lr {args['lr']:g} reg {args['reg']:g} dim {args['dim']}"
     curve, train_s, n = [], 0.0, train_pairs.shape[1]
+    best, best_emb, bad = None, None, 0
     for epoch in range(1, args["epochs"] + 1):
         t0 = time.perf_counter()
         total = 0.0
@@ -170,25 +187,64 @@ def run_peer(run_dir: str, args: dict[str, Any]) -> dict[str, Any]:
             neg = torch.stack([pos[0], torch.randint(n_users, n_users + n_movies, (len(idx),))])
             label_index = torch.cat([pos, neg], dim=1)
             pos_rank, neg_rank = model(adj, label_index).chunk(2)
-            loss = model.recommendation_loss(pos_rank, neg_rank, node_id=label_index.unique())
+            loss = model.recommendation_loss(
+                pos_rank, neg_rank, node_id=label_index.unique(), lambda_reg=args["reg"]
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
         train_s += time.perf_counter() - t0
-        val = evaluate(split.val, split.train)
+        emb = embed()
+        val = scores(emb, split.val, split.train)
         curve.append({"epoch": epoch, "train_s": train_s, "loss": total / n, **val})
         print(
-            f"  [peer] epoch {epoch}: loss {total / n:.4f}  val recall@20 {val['recall@20']:.4f}"
-            f"  train {train_s:.1f} s",
+            f"  [peer {tag}] epoch {epoch}: loss {total / n:.4f}  val recall@20 "
+            f"{val['recall@20']:.4f}  train {train_s:.1f} s",
             flush=True,
         )
+        if best is None or val["recall@20"] > best["recall@20"]:
+            best, best_emb, bad = curve[-1], emb, 0
+        else:
+            bad += 1
+            if bad >= args["patience"]:
+                break  # early stopping: the test metrics are those of the best epoch
     return {
         "curve": curve,
-        "test": evaluate(split.test, seen_test),
+        "best_epoch": best["epoch"],
+        "best_val": {k: best[k] for k in METRICS},
+        "test": scores(best_emb, split.test, seen_test),
         "train_s": train_s,
-        "config": {k: args[k] for k in ("dim", "layers", "lr", "batch", "epochs")},
+        "config": {
+            k: args[k] for k in ("dim", "layers", "lr", "reg", "batch", "epochs", "patience")
+        },
+        "run_dir": run_dir,
         **_peak_mb(),
+    }
+
+
+def run_peer_grid(run_dir: str, base: dict[str, Any], grid: dict[str, list]) -> dict[str, Any]:
+    """Every combination of `grid` (lr, reg, dim) in its own process; the best by validation
+    recall@20 (at its best epoch) is the peer, the others are kept for the report."""
+    import itertools
+
+    tried = []
+    for values in itertools.product(*grid.values()):
+        args = {**base, **dict(zip(grid, values, strict=True))}
+        tried.append(_in_child(run_peer, run_dir, args))
+    best = max(tried, key=lambda r: r["best_val"]["recall@20"])
+    return {
+        **best,
+        "grid": [
+            {
+                **r["config"],
+                "best_epoch": r["best_epoch"],
+                **{f"val_{k}": v for k, v in r["best_val"].items()},
+                **{f"test_{k}": v for k, v in r["test"].items()},
+                "train_s": r["train_s"],
+            }
+            for r in tried
+        ],
     }
 
 
@@ -210,17 +266,28 @@ def _in_child(fn, *fn_args) -> dict[str, Any]:
 
 def report(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
     """Print the comparison table; return the summary numbers."""
-    target = peer["curve"][-1]["recall@20"]  # the peer's final validation recall@20
+    # the peer's best validation recall@20 (the epoch early stopping keeps), and when it got there
+    target = peer["best_val"]["recall@20"]
     peer_t = time_to_reach(peer["curve"], target)
     ours_t = time_to_reach(ours["curve"], target)
     summary = {
         "recall@20_ratio": ours["test"]["recall@20"] / peer["test"]["recall@20"],
         "ndcg@20_ratio": ours["test"]["ndcg@20"] / peer["test"]["ndcg@20"],
-        "peer_final_val_recall@20": target,
-        "peer_time_to_final_s": peer_t,
+        "peer_best_val_recall@20": target,
+        "peer_time_to_best_s": peer_t,
         "ours_time_to_peer_s": ours_t,
         "time_ratio": ours_t / peer_t if ours_t is not None else None,
     }
+    if peer.get("grid"):
+        print("\n== peer grid (best epoch by validation recall@20; early stopping)")
+        print(
+            f"  {'lr':>7s} {'reg':>7s} {'dim':>4s} {'epoch':>5s} {'val r@20':>9s} {'test r@20':>9s}"
+        )
+        for g in peer["grid"]:
+            print(
+                f"  {g['lr']:7g} {g['reg']:7g} {g['dim']:4d} {g['best_epoch']:5d} "
+                f"{g['val_recall@20']:9.4f} {g['test_recall@20']:9.4f}"
+            )
     print("\n== per-epoch validation recall@20 (cumulative training seconds)")
     for name, side in (("peer", peer), ("ours", ours)):
         pts = "  ".join(f"{p['recall@20']:.4f}@{p['train_s']:.0f}s" for p in side["curve"])
@@ -233,8 +300,11 @@ def report(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
         f"  ratio  {summary['recall@20_ratio']:10.3f} {summary['ndcg@20_ratio']:10.3f}"
         "   (target >= 1.0)"
     )
-    print(f"\n== time to the peer's final validation recall@20 ({target:.4f})")
-    print(f"  peer {peer_t:.1f} s of training ({peer['train_s']:.1f} s in all)")
+    print(f"\n== time to the peer's best validation recall@20 ({target:.4f})")
+    print(
+        f"  peer {peer_t:.1f} s of training (epoch {peer['best_epoch']}; "
+        f"{peer['train_s']:.1f} s in all)"
+    )
     if ours_t is None:
         best = max(p["recall@20"] for p in ours["curve"])
         print(f"  ours never reached it (best validation recall@20 {best:.4f}): ratio n/a")
@@ -256,45 +326,150 @@ def report(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def split_only(config: str, db: str, run_root: str) -> str:
+    """Preprocess and split as ours does (for a peer-only run); the run directory."""
+    from gigalearn.graph.pipeline import run_pipeline
+    from gigalearn.graph.rundir import RunDir
+
+    cfg = _bench_config(Path(config), Path(db))
+    run = RunDir(Path(run_root) / cfg.name)
+    run_pipeline(cfg, run, stop_after="split")
+    return str(run.root)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     p.add_argument("--runs-dir", type=Path, default=None, help="default: <cache>/bench/lp/runs")
-    p.add_argument("--peer-epochs", type=int, default=4)
-    p.add_argument("--peer-lr", type=float, default=0.005)
+    p.add_argument("--peer-epochs", type=int, default=40, help="at most; early stopping ends it")
+    p.add_argument("--peer-patience", type=int, default=2)
+    p.add_argument("--peer-lr", type=float, nargs="+", default=[0.002])
+    p.add_argument(
+        "--peer-reg",
+        type=float,
+        nargs="+",
+        default=[1e-3],
+        help="BPR L2 (λ); defaults: the best of the grid in docs/benchmarks.md",
+    )
+    p.add_argument("--peer-dim", type=int, nargs="+", default=[64])
     p.add_argument("--peer-batch", type=int, default=8192)
-    p.add_argument("--peer-dim", type=int, default=64)
     p.add_argument("--peer-layers", type=int, default=3)
+    p.add_argument("--peer-only", action="store_true", help="split, then the peer (grid) only")
+    p.add_argument(
+        "--peer-from",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="reuse the peer (grids) of earlier --json outputs instead of training it again",
+    )
+    p.add_argument("--ours-only", action="store_true", help="ours only (with --json)")
+    p.add_argument("--ours-from", type=Path, default=None, help="reuse ours of an earlier --json")
+    p.add_argument(
+        "--repeats", type=int, default=1, help="runs of ours with train.seed + 0, 1, ...; medians"
+    )
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write every number here")
     args = p.parse_args(argv)
 
+    import numpy as np
+
     from gigalearn.graph.datasets.movielens import cache_root, fetch_movielens
 
     db = fetch_movielens("1m", cache_root() / "bench" / "ml-1m.duckdb")
     runs = args.runs_dir or cache_root() / "bench" / "lp" / "runs"
-    load = os.getloadavg()[0]
-    print(f"== load average at start {load:.2f} on {os.cpu_count()} cores", flush=True)
-    print(f"== ours: run_pipeline({args.config.name}) in {runs}", flush=True)
-    ours = _in_child(run_ours, str(args.config), str(db), str(runs), args.threads)
-    print("== peer: PyG LightGCN on the same training edges", flush=True)
-    peer_args = {
+    print(f"== load average at start {_load()} on {os.cpu_count()} cores", flush=True)
+    base = {
         "epochs": args.peer_epochs,
-        "lr": args.peer_lr,
+        "patience": args.peer_patience,
         "batch": args.peer_batch,
-        "dim": args.peer_dim,
         "layers": args.peer_layers,
         "threads": args.threads,
         "seed": args.seed,
     }
-    peer = _in_child(run_peer, ours["run_dir"], peer_args)
+    grid = {"lr": args.peer_lr, "reg": args.peer_reg, "dim": args.peer_dim}
+    if args.peer_only:
+        run_dir = _in_child(split_only, str(args.config), str(db), str(runs))
+        peer = run_peer_grid(run_dir, base, grid)
+        print(json.dumps(peer["grid"], indent=1))
+        if args.json:
+            args.json.write_text(json.dumps({"peer": peer}, indent=1))
+        return 0
+    if args.ours_from:
+        repeats = json.loads(args.ours_from.read_text())["ours_repeats"]
+        print(f"== ours: reused from {args.ours_from}", flush=True)
+    else:
+        print(f"== ours: run_pipeline({args.config.name}) in {runs}", flush=True)
+        repeats = []
+        for i in range(args.repeats):
+            repeats.append(
+                _in_child(run_ours, str(args.config), str(db), str(runs), args.threads, i)
+            )
+            print(
+                f"  [ours] repeat {i + 1}: test {repeats[-1]['test']}  load {_load()}", flush=True
+            )
+    ours = _median_run(repeats)
+    if args.ours_only:
+        if args.json:
+            args.json.write_text(json.dumps({"ours": ours, "ours_repeats": repeats}, indent=1))
+        return 0
+    if args.peer_from:
+        peers = [json.loads(f.read_text())["peer"] for f in args.peer_from]
+        peer = {
+            **max(peers, key=lambda r: r["best_val"]["recall@20"]),
+            # a configuration trained in several of the files is listed once (the first)
+            "grid": list(
+                {(g["lr"], g["reg"], g["dim"]): g for r in peers[::-1] for g in r["grid"]}.values()
+            )[::-1],
+        }
+        names = ", ".join(map(str, args.peer_from))
+        print(f"== peer: reused from {names} (trained on the same split)", flush=True)
+        for r in peers:
+            # (outputs from before run_dir was recorded: the default config's run directory)
+            _same_split(ours["run_dir"], r.get("run_dir") or str(runs / "movielens-1m-bench"))
+    else:
+        print("== peer: PyG LightGCN on the same training edges", flush=True)
+        peer = run_peer_grid(ours["run_dir"], base, grid)
     summary = report(ours, peer)
+    if len(repeats) > 1:
+        print(f"\n== ours over {len(repeats)} runs (the median run by test recall@20 is above)")
+        for r in repeats:
+            print(
+                f"  recall@20 {r['test']['recall@20']:.4f}  ndcg@20 {r['test']['ndcg@20']:.4f}"
+                f"  wall {r['wall_s']:.1f} s  peak {r['self_mb']:.0f} MB"
+            )
+        med = lambda f: float(np.median([f(r) for r in repeats]))  # noqa: E731
+        print(
+            f"  median recall@20 {med(lambda r: r['test']['recall@20']):.4f}"
+            f"  ndcg@20 {med(lambda r: r['test']['ndcg@20']):.4f}"
+            f"  wall {med(lambda r: r['wall_s']):.1f} s  peak {med(lambda r: r['self_mb']):.0f} MB"
+        )
     print(f"  parent RUSAGE_CHILDREN peak {_peak_mb()['children_mb']:.0f} MB")
-    print(f"  load average at end {os.getloadavg()[0]:.2f}")
+    print(f"  load average at end {_load()}")
     if args.json:
-        args.json.write_text(json.dumps({"ours": ours, "peer": peer, **summary}, indent=1))
+        out = {"ours": ours, "ours_repeats": repeats, "peer": peer, **summary}
+        args.json.write_text(json.dumps(out, indent=1))
     return 0
+
+
+def _same_split(ours: str, peer: str) -> None:
+    """Refuse a reused peer whose run split the edges differently from ours."""
+    import numpy as np
+
+    for part in ("train", "val", "test"):
+        a, b = (np.load(Path(r) / "splits" / "edges" / f"{part}.npy") for r in (ours, peer))
+        if not np.array_equal(a, b):
+            raise SystemExit(f"--peer-from: its {part} split differs from ours")
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median test recall@20 (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r["test"]["recall@20"])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ what an example is, how a batch is loaded, the loss, and how validation is score
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,8 @@ from gigalearn.graph.config import GraphConfig
 from gigalearn.graph.evaluate import Metric, classification_metrics, held_out_metrics
 from gigalearn.graph.infer import compute_embeddings
 from gigalearn.graph.nn.encoders import GraphEncoder, batch_inputs, is_hetero_batch
-from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss
+from gigalearn.graph.nn.lightgcn import in_degrees
+from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss, popularity_logq
 from gigalearn.graph.rundir import RunDir
 from gigalearn.graph.sampling.khop import KHopOptions
 from gigalearn.graph.sampling.loaders import LinkBatchOptions, LinkLoader, NodeLoader
@@ -27,15 +29,18 @@ from gigalearn.graph.store import GraphStore
 def build_encoder(cfg: GraphConfig, store: GraphStore) -> GraphEncoder:
     """The encoder the config asks for, sized to the store."""
     torch.manual_seed(cfg.train.seed)
+    m = cfg.model
     return GraphEncoder(
-        cfg.model.encoder,
-        cfg.model.hidden,
-        cfg.model.layers,
+        m.encoder,
+        m.hidden,
+        m.layers,
         (store.node_types, store.edge_types),
-        {t: store.node_meta(t)["feature_dim"] for t in store.node_types},
+        {t: store.node_meta(t)["feature_dim"] if m.features else 0 for t in store.node_types},
         {t: store.num_nodes(t) for t in store.node_types},
-        id_embeddings=cfg.model.id_embeddings,
-        normalize=cfg.model.normalize,
+        id_embeddings=m.id_embeddings,
+        normalize=m.normalize,
+        degrees=in_degrees(store) if m.encoder == "lightgcn" else None,
+        heads=m.heads,
     )
 
 
@@ -73,6 +78,13 @@ class LinkTask:
         self.loss_fn = RetrievalLoss(
             self.cfg.model.temperature, in_batch=self.cfg.sampling.negatives.in_batch
         )
+        # log of each destination's share of the training edges: how likely it is to be an
+        # in-batch negative (the logQ correction)
+        self.log_pop = (
+            popularity_logq(self.dst, self.full.num_nodes(self.target[2]))
+            if self.cfg.model.logq_correction
+            else None
+        )
 
     @property
     def num_examples(self) -> int:
@@ -100,8 +112,17 @@ class LinkTask:
         n = out[d_type][batch.neg_index]
         if self.cfg.model.loss == "retrieval":
             d_ids = batch[d_type].n_id if is_hetero_batch(batch) else batch.n_id
+            pos_ids = d_ids[batch.pos_index]
+            logq = {}
+            if self.log_pop is not None:
+                # expected count among the candidates: B in-batch draws by popularity, R uniform
+                b, n_dst = len(pos_ids), len(self.log_pop)
+                logq = {
+                    "pos_logq": self.log_pop[pos_ids] + math.log(b),
+                    "neg_logq": math.log(max(len(n), 1) / n_dst),
+                }
             return self.loss_fn(
-                a, p, n, pos_ids=d_ids[batch.pos_index], neg_hit_mask=batch.get("neg_hit_mask")
+                a, p, n, pos_ids=pos_ids, neg_hit_mask=batch.get("neg_hit_mask"), **logq
             )
         if len(n) == 0:
             raise ConfigError("bpr and margin losses need sampling.negatives.random > 0")

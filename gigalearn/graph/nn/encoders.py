@@ -1,6 +1,7 @@
 """Node encoders: per-type input projections (features and/or learnable id embeddings), a PyG
-GNN (GraphSAGE, GAT, GIN, GCN; heterogeneous through `to_hetero`) or a user's model by import
-path, and optional L2 normalisation of the output.
+GNN (GraphSAGE, GAT, GIN, GCN; heterogeneous through `to_hetero`), LightGCN propagation
+(nn/lightgcn.py), HGT (nn/hgt.py) or a user's model by import path, and optional L2
+normalisation of the output.
 
 A user model plugs in as `encoder: "my_pkg.models:MyGNN"`: a `torch.nn.Module` class whose
 constructor takes `(hidden: int, layers: int)` and whose `forward(x, edge_index)` maps
@@ -12,15 +13,22 @@ from __future__ import annotations
 
 import importlib
 
+import numpy as np
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.data import HeteroData
 from torch_geometric.nn import to_hetero
 from torch_geometric.nn.models import GAT, GCN, GIN, GraphSAGE
 
 from gigalearn.common.errors import ConfigError
+from gigalearn.graph.nn.hgt import HGT
+from gigalearn.graph.nn.lightgcn import LightGCN
 
 _BUILTIN = {"sage": GraphSAGE, "gat": GAT, "gin": GIN, "gcn": GCN}
 _BIPARTITE = {"sage", "gat"}  # layers that accept (source, target) inputs, as to_hetero needs
+# typed encoders: they take per-type dicts on any graph (no to_hetero)
+TYPED = {"lightgcn", "hgt"}
+ENCODERS = (*_BUILTIN, *sorted(TYPED))
 
 
 def load_model_class(path: str) -> type[nn.Module]:
@@ -67,16 +75,31 @@ class GraphEncoder(nn.Module):
         num_nodes: dict[str, int],
         id_embeddings: bool = False,
         normalize: bool = True,
+        degrees: dict[str, np.ndarray] | None = None,
+        heads: int = 1,
     ) -> None:
+        """`degrees` (full-graph in-degrees per type) is needed by lightgcn, `heads` by hgt."""
         super().__init__()
         node_types, edge_types = metadata
         self.hetero = len(node_types) > 1 or len(edge_types) > 1
+        self.kind, self.edge_types = encoder, list(edge_types)
+        # LightGCN learns an embedding per node: its propagation has no weights to learn with
+        id_embeddings = id_embeddings or encoder == "lightgcn"
         self.inputs = nn.ModuleDict(
             {
                 t: InputEncoder(feature_dims[t], num_nodes[t], hidden, id_embeddings)
                 for t in node_types
             }
         )
+        self.normalize = normalize
+        if encoder == "lightgcn":
+            if degrees is None:
+                raise ValueError("the lightgcn encoder needs the graph's node degrees")
+            self.gnn = LightGCN(layers, degrees)
+            return
+        if encoder == "hgt":
+            self.gnn = HGT(hidden, layers, metadata, heads)
+            return
         if encoder in _BUILTIN:
             if self.hetero and encoder not in _BIPARTITE:
                 raise ConfigError(
@@ -88,7 +111,6 @@ class GraphEncoder(nn.Module):
         else:
             gnn = load_model_class(encoder)(hidden, layers)
         self.gnn = to_hetero(gnn, metadata, aggr="sum") if self.hetero else gnn
-        self.normalize = normalize
 
     def forward(
         self,
@@ -98,7 +120,15 @@ class GraphEncoder(nn.Module):
     ) -> dict[str, Tensor]:
         """Embeddings per node type for every node of the batch, [N_t, hidden]."""
         h = {t: enc(x.get(t), n_id[t]) for t, enc in self.inputs.items()}
-        if self.hetero:
+        if self.kind in TYPED:
+            if not self.hetero:  # a homogeneous batch's edges come keyed by None
+                edge_index = {self.edge_types[0]: next(iter(edge_index.values()))}
+            out = (
+                self.gnn(h, n_id, edge_index)
+                if self.kind == "lightgcn"
+                else self.gnn(h, edge_index)
+            )
+        elif self.hetero:
             out = self.gnn(h, edge_index)
         else:
             (t,), (ei,) = h.keys(), edge_index.values()
@@ -108,7 +138,8 @@ class GraphEncoder(nn.Module):
 
 def is_hetero_batch(data) -> bool:
     """Whether a PyG batch is a HeteroData (else a homogeneous Data)."""
-    return hasattr(data, "x_dict")
+    # not hasattr(data, "x_dict"): a HeteroData with no features at all raises KeyError there
+    return isinstance(data, HeteroData)
 
 
 def batch_inputs(data, node_type: str) -> tuple[dict, dict, dict]:

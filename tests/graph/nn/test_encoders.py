@@ -35,7 +35,7 @@ def test_hetero_encoder_outputs_normalised_embeddings(hetero, name):
     out["user"].sum().backward()
 
 
-@pytest.mark.parametrize("name", ["sage", "gin", "gcn", "gat"])
+@pytest.mark.parametrize("name", ["sage", "gin", "gcn", "gat", "hgt"])
 def test_homogeneous_encoders_with_id_embeddings(tmp_path, name):
     rng = np.random.default_rng(0)
     store = make_store(
@@ -77,3 +77,34 @@ def test_user_model_by_import_path(hetero, tmp_path, monkeypatch):
         load_model_class("my_models:Nope")
     with pytest.raises(ConfigError, match=r"package\.module:Class"):
         load_model_class("sagee")
+
+
+def test_hgt_on_a_heterogeneous_batch(hetero):
+    batch = next(iter(NodeLoader(hetero, "user", options=KHopOptions(fanout=[2, 2]), batch_size=4)))
+    enc = _encoder(hetero, "hgt", heads=2)
+    out = enc(*batch_inputs(batch, "user"))
+    assert set(out) == set(hetero.node_types)
+    assert out["user"].shape == (batch["user"].num_nodes, 8)
+    assert torch.isfinite(out["movie"]).all()
+    out["user"].sum().backward()
+    assert enc.gnn.convs[0].kqv_lin.lins["user"].weight.grad is not None
+
+
+def test_hgt_heads_must_divide_hidden(hetero):
+    with pytest.raises(ConfigError, match="divisible"):
+        _encoder(hetero, "hgt", heads=3)
+
+
+def test_hgt_on_featureless_types(tmp_path):
+    rng = np.random.default_rng(0)
+    u, i = rng.integers(0, 10, 40), rng.integers(0, 6, 40)
+    store = make_store(
+        tmp_path / "g",
+        {"u": 10, "i": 6},
+        {("u", "r", "i"): {"src": u, "dst": i}, ("i", "rev_r", "u"): {"src": i, "dst": u}},
+    )
+    enc = _encoder(store, "hgt", heads=2)
+    assert enc.inputs["u"].emb is not None and enc.inputs["u"].proj is None
+    batch = next(iter(NodeLoader(store, "u", options=KHopOptions(fanout=[3, 3]), batch_size=4)))
+    out = enc(*batch_inputs(batch, "u"))
+    assert out["u"].shape == (batch["u"].num_nodes, 8) and torch.isfinite(out["i"]).all()
