@@ -78,5 +78,6 @@ def write_training_graph(
             if tuple(e.get("reverse_of") or e["type"]) == base:
                 e["count"] = len(keep)
                 e["held_out"] = int(store.num_edges(base) - len(keep))
+                e.pop("feature_storage", None)  # features were written back as float32
         (tmp / "metadata.json").write_text(json.dumps(metadata, indent=2))
     return GraphStore(out)

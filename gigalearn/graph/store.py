@@ -3,7 +3,8 @@
 Layout under the store folder:
   metadata.json                          counts, schema, fitted transforms, build report
   nodes/<type>/ids.parquet               original ids; row i has dense id i
-  nodes/<type>/features.npy              float32 [n, d]
+  nodes/<type>/features.npy              float32 [n, d] (compact features: one file per storage
+                                         dtype, features_{float16,bfloat16,int8}.npy)
   nodes/<type>/labels.npy                int64 [n] (-1 = unlabelled), when a label is declared
   edges/<src>__<rel>__<dst>/             per declared edge type, in canonical (src, dst) order:
       src.npy dst.npy                    endpoints by edge id (dst doubles as the out-CSR indices)
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gigalearn.common.errors import DataError
+from gigalearn.graph.preprocess.compact import gather
 
 EdgeType = tuple[str, str, str]
 FORMAT_VERSION = 1
@@ -116,7 +118,34 @@ class GraphStore:
         }
 
     def node_features(self, node_type: str) -> np.ndarray:
-        return self._load(f"nodes/{node_type}/features.npy")
+        """float32 [n, d]: the memory-mapped file, or for compact features a dequantised copy
+        of the whole matrix (loaders gather rows with `gather_node_features` instead)."""
+        return self.gather_node_features(node_type, None)
+
+    def gather_node_features(self, node_type: str, idx: np.ndarray | None) -> np.ndarray:
+        """Rows `idx` (None: all) of the node features as float32, dequantised if compact."""
+        return self._features(f"nodes/{node_type}", self.node_meta(node_type), idx)
+
+    def gather_edge_features(
+        self, edge_type: EdgeType, idx: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Rows `idx` (edge ids; None: all) of the edge features as float32, or None."""
+        meta = self.edge_meta(edge_type)
+        base = edge_dir_name(tuple(meta.get("reverse_of") or meta["type"]))
+        return self._features(f"edges/{base}", meta, idx)
+
+    def feature_bytes(self, node_type: str) -> int:
+        """Bytes of the node type's stored feature arrays (compact or float32), headers aside."""
+        groups = self.node_meta(node_type).get("feature_storage") or [{"file": "features.npy"}]
+        return sum(self._load(f"nodes/{node_type}/{g['file']}").nbytes for g in groups)
+
+    def _features(self, folder: str, meta: dict, idx: np.ndarray | None) -> np.ndarray | None:
+        groups = meta.get("feature_storage")
+        if not groups:  # every column float32: one file, no copy for idx=None
+            arr = self._load(f"{folder}/features.npy")
+            return arr if arr is None or idx is None else np.take(arr, idx, axis=0)
+        arrays = [self._load(f"{folder}/{g['file']}") for g in groups]
+        return gather(arrays, groups, meta["feature_dim"], idx)
 
     def node_labels(self, node_type: str) -> np.ndarray | None:
         meta = self.node_meta(node_type)
@@ -152,7 +181,8 @@ class GraphStore:
         return self._edge_array(edge_type, "weight")
 
     def edge_features(self, edge_type: EdgeType) -> np.ndarray | None:
-        return self._edge_array(edge_type, "features")
+        """float32 [E, d] by edge id (dequantised copy for compact features), or None."""
+        return self.gather_edge_features(edge_type, None)
 
     # ---- id translation ------------------------------------------------------------------
     def to_dense(self, node_type: str, original: list | pa.Array) -> np.ndarray:

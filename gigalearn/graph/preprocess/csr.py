@@ -14,6 +14,10 @@ import numpy as np
 # kernels) costs more than the kernels save, so numpy's stable sorts do the work instead.
 NUMBA_MIN_EDGES = 1 << 21
 
+# Largest count that int32 ids / offsets hold. A module attribute (not a literal at each use) so
+# tests can lower it and exercise the int64 path without a 2-billion-edge graph.
+INT32_LIMIT = 2**31 - 1
+
 
 @numba.njit(cache=True)
 def _offsets(rows: np.ndarray, n_rows: int) -> np.ndarray:
@@ -114,4 +118,37 @@ def order_ties(
 
 def offsets_dtype(n_edges: int) -> np.dtype:
     """int32 offsets and edge ids where the edge count allows, int64 beyond."""
-    return np.dtype(np.int32) if n_edges < 2**31 - 1 else np.dtype(np.int64)
+    return np.dtype(np.int32) if n_edges < INT32_LIMIT else np.dtype(np.int64)
+
+
+@numba.njit(cache=True)
+def _claim(rows: np.ndarray, cursor: np.ndarray, out: np.ndarray) -> None:
+    for e in range(rows.shape[0]):
+        r = rows[e]
+        out[e] = cursor[r]
+        cursor[r] += 1
+
+
+@numba.njit(cache=True)
+def _count(rows: np.ndarray, counts: np.ndarray) -> None:
+    for r in rows:
+        counts[r] += 1
+
+
+def count_into(rows: np.ndarray, counts: np.ndarray) -> None:
+    """counts[r] += occurrences of r in `rows`, without bincount's [n_rows] temporary per call."""
+    _count(rows, counts)
+
+
+def claim_positions(rows: np.ndarray, cursor: np.ndarray) -> np.ndarray:
+    """Target positions of one chunk in a counting sort whose running per-row `cursor` (int64,
+    advanced in place) starts at the offsets: chunks fed in order give a stable sort."""
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    _claim(rows, cursor, out)
+    return out
+
+
+def sort_runs_by(perm: np.ndarray, starts: np.ndarray, ends: np.ndarray, key: np.ndarray) -> None:
+    """Stable sort of `perm[starts[i]:ends[i]]` by `key[perm]`, for every run i, in place."""
+    long = (ends - starts) > 1  # runs of one edge are sorted already; skip their call overhead
+    _sort_runs(perm, starts[long], ends[long], key)

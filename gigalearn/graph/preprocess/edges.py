@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pyarrow.compute as pc
 
 from gigalearn.common.errors import DataError
 from gigalearn.graph.config import EdgeConfig
+from gigalearn.graph.preprocess.chunked import CHUNK_EDGES
 from gigalearn.graph.preprocess.csr import (
     canonical_order,
     counting_sort,
@@ -18,6 +20,7 @@ from gigalearn.graph.preprocess.csr import (
     order_ties,
 )
 from gigalearn.graph.preprocess.ids import IdIndex
+from gigalearn.graph.preprocess.spill import EdgeSpill
 from gigalearn.graph.sources import Source
 
 
@@ -86,15 +89,25 @@ def _concat(chunks: list[np.ndarray]) -> np.ndarray:
 
 
 def read_edge_columns(
-    source: Source, cfg: EdgeConfig, index: dict[str, IdIndex], where: str
-) -> EdgeColumns:
-    """Stream the edge set from the source, mapping endpoints batch by batch."""
+    source: Source,
+    cfg: EdgeConfig,
+    index: dict[str, IdIndex],
+    where: str,
+    spill_dir: Path | None = None,
+    chunk_edges: int = CHUNK_EDGES,
+) -> EdgeColumns | EdgeSpill:
+    """Stream the edge set from the source, mapping endpoints batch by batch.
+
+    Past `chunk_edges` rows, if `spill_dir` is given, the rows go to an EdgeSpill on disk
+    instead of memory (features, when declared, stay in memory as Arrow columns).
+    """
     feature_cols = [s.column or f for f, s in cfg.features.items()]
     cols = [cfg.src, cfg.dst, *(c for c in (cfg.time, cfg.weight) if c), *feature_cols]
     rel = source.relation(cfg.table, cfg.query)
     s_index, d_index = index[cfg.type[0]], index[cfg.type[2]]
     parts: dict[str, list] = {k: [] for k in ("src", "dst", "time", "weight", "features")}
     examples: list[tuple] = []
+    spill: EdgeSpill | None = None
     offset = 0
     for batch in source.read_batches(where, rel, cols):
         src = s_index.lookup(batch.column(cfg.src), f"{where}, src column '{cfg.src}'")
@@ -114,14 +127,31 @@ def read_edge_columns(
         if feature_cols:
             parts["features"].append(pa.Table.from_batches([batch.select(feature_cols)]))
         offset += batch.num_rows
+        if spill is None and spill_dir is not None and offset > chunk_edges:
+            spill = EdgeSpill(spill_dir, cfg, len(s_index), keep_rows=bool(feature_cols))
+        if spill is not None:  # hand the rows held so far to the spill, in order
+            for i in range(len(parts["src"])):
+                spill.add(
+                    parts["src"][i],
+                    parts["dst"][i],
+                    parts["time"][i] if cfg.time else None,
+                    parts["weight"][i] if cfg.weight else None,
+                )
+            for k in ("src", "dst", "time", "weight"):
+                parts[k].clear()
     if offset == 0:
         raise DataError(f"{where}: has no rows; remove the edge type or fix its table/query")
+    features = pa.concat_tables(parts["features"]) if feature_cols else None
+    if spill is not None:
+        spill.features = features
+        spill.dangling_examples = examples
+        return spill
     return EdgeColumns(
         src=_concat(parts["src"]),
         dst=_concat(parts["dst"]),
         time=_concat(parts["time"]) if cfg.time else None,
         weight=_concat(parts["weight"]) if cfg.weight else None,
-        features=pa.concat_tables(parts["features"]) if feature_cols else None,
+        features=features,
         dangling_examples=examples,
     )
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gigalearn.common.errors import DataError
+from gigalearn.graph.preprocess import csr
 
 
 def enumerate_ids(ids: pa.ChunkedArray | pa.Array, where: str) -> tuple[pa.Array, np.ndarray]:
@@ -42,7 +43,7 @@ def enumerate_ids(ids: pa.ChunkedArray | pa.Array, where: str) -> tuple[pa.Array
 
 def index_dtype(n: int) -> np.dtype:
     """int32 where the count allows, int64 beyond."""
-    return np.dtype(np.int32) if n < 2**31 - 1 else np.dtype(np.int64)
+    return np.dtype(np.int32) if n < csr.INT32_LIMIT else np.dtype(np.int64)
 
 
 class IdIndex:
