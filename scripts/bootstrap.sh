@@ -16,6 +16,6 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
 fi
 stamp="$VENV/.gigalearn-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/pip" install -q -e ".[graph,spark,dev]"
+  "$VENV/bin/pip" install -q -e ".[graph,spark,distributed,dev]"
   touch "$stamp"
 fi

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from gigalearn.graph.nn.encoders import batch_inputs, is_hetero_batch
+from gigalearn.graph.ranks import Ranks
 from gigalearn.graph.sampling.khop import KHopOptions
 from gigalearn.graph.sampling.loaders import NodeLoader
 from gigalearn.graph.store import GraphStore
@@ -40,3 +41,36 @@ def compute_embeddings(
         parts.append(out[:size])
     model.train(was_training)
     return torch.cat(parts) if parts else torch.empty(0)
+
+
+def rank_batches(n: int, batch_size: int, world: int) -> np.ndarray:
+    """The rank of each of n positions when ranks take whole batches in turn: each rank then
+    samples exactly the batches a single process samples, so the embeddings are the same."""
+    return (np.arange(n) // batch_size) % world
+
+
+@torch.no_grad()
+def compute_embeddings_ranked(
+    model: torch.nn.Module,
+    store: GraphStore,
+    node_type: str,
+    options: KHopOptions,
+    ranks: Ranks,
+    batch_size: int = 1024,
+    owner: np.ndarray | None = None,
+) -> torch.Tensor:
+    """Embeddings of every node of `node_type`, [n, hidden], on every rank; each rank embeds its
+    share: whole batches in turn, or (with `owner`, the rank of each node) its own nodes."""
+    n = store.num_nodes(node_type)
+    if ranks.world == 1:
+        return compute_embeddings(model, store, node_type, options, batch_size)
+    owner = rank_batches(n, batch_size, ranks.world) if owner is None else owner
+    mine = np.flatnonzero(owner == ranks.rank)
+    emb = compute_embeddings(model, store, node_type, options, batch_size, nodes=mine)
+    shares = ranks.gather((mine, emb.numpy()))
+    dim = max(e.shape[1] if e.ndim == 2 else 0 for _, e in shares)
+    out = np.zeros((n, dim), dtype=np.float32)
+    for nodes, e in shares:
+        if len(nodes):
+            out[nodes] = e
+    return torch.from_numpy(out)

@@ -15,7 +15,9 @@ from gigalearn.common.errors import ConfigError, DataError
 from gigalearn.graph.config import GraphConfig
 from gigalearn.graph.evaluate import Metric, held_out_metrics
 from gigalearn.graph.holdout import write_training_graph
-from gigalearn.graph.infer import compute_embeddings
+from gigalearn.graph.infer import compute_embeddings_ranked
+from gigalearn.graph.partition import seed_owners
+from gigalearn.graph.ranks import Ranks
 from gigalearn.graph.rundir import RunDir
 from gigalearn.graph.sampling.khop import KHopOptions
 from gigalearn.graph.sources import Source
@@ -69,6 +71,7 @@ def infer_stage(cfg: GraphConfig, run: RunDir) -> dict:
     written back to the source database when `infer.write_back` names a table prefix."""
     task, model = _trained(cfg, run)
     store = task.store
+    ranks = Ranks.from_env()
     tables = {}
     if isinstance(task, NodeTask):
         nodes = np.arange(store.num_nodes(task.node_type))
@@ -84,7 +87,11 @@ def infer_stage(cfg: GraphConfig, run: RunDir) -> dict:
     else:
         options = KHopOptions.from_config(cfg.sampling)
         for node_type in dict.fromkeys((task.target[0], task.target[2])):
-            emb = compute_embeddings(model, store, node_type, options).numpy()
+            # under torchrun each rank embeds its share (gigalearn.graph.infer)
+            nodes = np.arange(store.num_nodes(node_type))
+            owner = seed_owners(cfg, run.root, node_type, nodes, ranks.world)
+            emb = compute_embeddings_ranked(model, store, node_type, options, ranks, owner=owner)
+            emb = emb.numpy()
             tables[node_type] = pa.table(
                 {
                     "id": store.node_ids(node_type),
@@ -92,6 +99,8 @@ def infer_stage(cfg: GraphConfig, run: RunDir) -> dict:
                     "embedding": _fixed_list(emb),
                 }
             )
+    if ranks.rank != 0:  # rank 0 writes for all
+        return {"node_types": list(tables), "rows": {t: len(v) for t, v in tables.items()}}
     with atomic_dir(run.embeddings) as tmp:
         for node_type, table in tables.items():
             pq.write_table(table, tmp / f"{node_type}.parquet")

@@ -4,54 +4,33 @@ anchor's true destinations above the rest. Single process, or DDP under torchrun
 from __future__ import annotations
 
 import json
-import os
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from rich.progress import Progress
 
 from gigalearn.common.errors import ConfigError
 from gigalearn.graph.checkpoint import latest_checkpoint, save_checkpoint, training_fingerprint
 from gigalearn.graph.config import GraphConfig
+from gigalearn.graph.partition import seed_owners
+from gigalearn.graph.ranks import Ranks
 from gigalearn.graph.rundir import RunDir
-from gigalearn.graph.tasks import make_task
-
-
-@dataclass(frozen=True)
-class Ranks:
-    """This process's place among torchrun's processes (0 of 1 without torchrun)."""
-
-    rank: int = 0
-    world: int = 1
-
-    @classmethod
-    def from_env(cls) -> Ranks:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world > 1 and not dist.is_initialized():
-            dist.init_process_group("gloo")  # CPU here; nccl would serve GPUs
-        return cls(int(os.environ.get("RANK", "0")), world)
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
-
-    def share(self, value: Any) -> Any:
-        """Rank 0's value on every rank (decisions such as early stopping must agree)."""
-        if self.world == 1:
-            return value
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
+from gigalearn.graph.tasks import LinkTask, NodeTask, make_task
 
 
 def _optimizer(cfg: GraphConfig, params) -> torch.optim.Optimizer:
     t = cfg.train
     cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     return cls[t.optimizer](params, lr=t.lr, weight_decay=t.weight_decay)
+
+
+def _anchors(task: LinkTask | NodeTask) -> tuple[str, np.ndarray]:
+    """The node type and dense ids of the training examples' seeds."""
+    if isinstance(task, LinkTask):
+        return task.target[0], task.src  # an edge is sampled from its source
+    return task.node_type, task.split.train
 
 
 def train(
@@ -63,12 +42,19 @@ def train(
     task = make_task(cfg, run)
     model = task.build_model()
     opt = _optimizer(cfg, model.parameters())
-    per_epoch = task.num_examples // ranks.world // tc.batch_size
+    # with partition.split_seeds each rank trains on the examples of its own parts; every
+    # rank takes as many steps as the smallest share, so DDP's collectives stay in step
+    owner = seed_owners(cfg, run.root, *_anchors(task), ranks.world)
+    share = (
+        int(np.bincount(owner, minlength=ranks.world).min())
+        if owner is not None
+        else task.num_examples // ranks.world
+    )
+    per_epoch = share // tc.batch_size
     per_epoch = min(per_epoch, tc.max_steps_per_epoch or per_epoch)
     if per_epoch == 0:
         raise ConfigError(
-            f"train.batch_size {tc.batch_size} exceeds the training examples per "
-            f"process ({task.num_examples // ranks.world})"
+            f"train.batch_size {tc.batch_size} exceeds the training examples per process ({share})"
         )
     sched = (
         torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tc.epochs * per_epoch)
@@ -101,7 +87,12 @@ def train(
         while epoch < tc.epochs and not stopped():
             # one permutation per epoch from the seed: a resumed epoch replays the same order
             perm = np.random.default_rng([tc.seed, epoch]).permutation(task.num_examples)
-            mine = perm[ranks.rank :: ranks.world][: per_epoch * tc.batch_size]
+            mine = (
+                perm[owner[perm] == ranks.rank]
+                if owner is not None
+                else perm[ranks.rank :: ranks.world]
+            )
+            mine = mine[: per_epoch * tc.batch_size]
             mine = mine[step * tc.batch_size :]
             loader = task.loader(
                 mine,

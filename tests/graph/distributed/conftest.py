@@ -1,0 +1,3 @@
+"""The planted graph of the pipeline tests, shared with the multi-host tests."""
+
+from ..pipeline.conftest import planted  # noqa: F401  (a fixture)
