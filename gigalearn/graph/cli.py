@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gigalearn.graph.cli_scale import RunsUrlOpt, infer_cmd, partition_cmd
 from gigalearn.graph.config import load_config
 from gigalearn.graph.pipeline import preprocess
+from gigalearn.graph.remote import synced_run
 from gigalearn.graph.rundir import RunDir
 from gigalearn.graph.store import GraphStore
 
@@ -20,20 +22,22 @@ app = typer.Typer(help="Graph learning on relational tables.", no_args_is_help=T
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 RunsOpt = Annotated[Path, typer.Option("--runs-dir", help="Folder holding run directories.")]
+app.command("partition")(partition_cmd)
+app.command("infer")(infer_cmd)
 
 
 @app.command("preprocess")
 def preprocess_cmd(
     config: Annotated[Path, typer.Argument(help="Task config YAML.")],
-    runs_dir: RunsOpt = Path("runs"),
+    runs_dir: RunsUrlOpt = "runs",
 ) -> None:
     """Read the config's tables and build the GraphStore in runs/<name>/graph."""
     cfg = load_config(config)
-    run = RunDir.for_config(cfg, runs_dir)
-    with console.status("preprocessing") as status:
-        meta = preprocess(cfg, run, step=lambda m: status.update(f"preprocessing: {m}"))
-    console.print(f"[green]built[/] {run.graph} in {meta['build_seconds']:.1f} s")
-    _print_store(GraphStore(run.graph))
+    with synced_run(runs_dir, cfg.name, writes=["graph", "config.frozen.yaml"]) as run:
+        with console.status("preprocessing") as status:
+            meta = preprocess(cfg, run, step=lambda m: status.update(f"preprocessing: {m}"))
+        console.print(f"[green]built[/] {run.graph} in {meta['build_seconds']:.1f} s")
+        _print_store(GraphStore(run.graph))
 
 
 @app.command("run")
@@ -42,16 +46,17 @@ def run_cmd(
     start_at: Annotated[str | None, typer.Option(help="Re-run from this stage on.")] = None,
     stop_after: Annotated[str, typer.Option(help="Last stage to run.")] = "evaluate",
     force: Annotated[bool, typer.Option(help="Re-run every stage.")] = False,
-    runs_dir: RunsOpt = Path("runs"),
+    runs_dir: RunsUrlOpt = "runs",
 ) -> None:
     """preprocess → split → train → infer → evaluate; unchanged stages are skipped."""
     from gigalearn.graph.pipeline import run_pipeline
+    from gigalearn.graph.remote import RUN_ENTRIES
 
     cfg = load_config(config)
-    run = RunDir.for_config(cfg, runs_dir)
-    results = run_pipeline(
-        cfg, run, start_at, stop_after, force, on_stage=lambda n, what: console.rule(f"{n}: {what}")
-    )
+    with synced_run(runs_dir, cfg.name, writes=RUN_ENTRIES) as run:
+        results = run_pipeline(
+            cfg, run, start_at, stop_after, force, on_stage=lambda n, w: console.rule(f"{n}: {w}")
+        )
     if "evaluate" in results:
         _print_metrics(results["evaluate"])
     if "infer" in results and results["infer"].get("written_back"):
@@ -62,13 +67,16 @@ def run_cmd(
 def train_cmd(
     config: Annotated[Path, typer.Argument(help="Task config YAML.")],
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = True,
-    runs_dir: RunsOpt = Path("runs"),
+    runs_dir: RunsUrlOpt = "runs",
 ) -> None:
-    """Train (after preprocess and split); under torchrun, data-parallel across processes."""
+    """Train (after preprocess and split); under torchrun, data-parallel across processes
+    (on one host or several: --nnodes)."""
     from gigalearn.graph.train import train
 
     cfg = load_config(config)
-    result = train(cfg, RunDir.for_config(cfg, runs_dir), resume=resume)
+    reads = ["graph", "splits"]
+    with synced_run(runs_dir, cfg.name, reads, writes=["model"], optional=["partition"]) as run:
+        result = train(cfg, run, resume=resume)
     console.print(f"trained {result['epochs']} epoch(s); validation: {result['history'][-1:]}")
 
 
@@ -235,16 +243,45 @@ def synthetic_cmd(
     out: Annotated[Path, typer.Option(help="DuckDB file to create.")],
     nodes: Annotated[int, typer.Option(min=1)] = 1_000_000,
     edges: Annotated[int, typer.Option(min=1)] = 20_000_000,
-    exponent: Annotated[float, typer.Option(min=1.01)] = 2.1,
+    generator: Annotated[
+        str, typer.Option(help="power-law (Chung–Lu) or rmat (Graph500 a, b, c = .57, .19, .19).")
+    ] = "power-law",
+    exponent: Annotated[float, typer.Option(min=1.01, help="power-law only.")] = 2.1,
+    hetero: Annotated[
+        bool,
+        typer.Option(
+            help="rmat only: users/items (3:1) with clicks(user_id, item_id, ts) (90% of the "
+            "edges) and follows(src, dst, ts) between users (10%)."
+        ),
+    ] = False,
+    features: Annotated[
+        int, typer.Option(min=0, help="Float columns f0.. per node (standard normal).")
+    ] = 0,
     seed: int = 0,
 ) -> None:
-    """Write a seeded power-law (Chung–Lu) graph as tables nodes(node_id), edges(src, dst, ts)."""
-    from gigalearn.graph.datasets.synthetic import PowerLawSpec, write_power_law_duckdb
+    """Write a seeded synthetic graph to DuckDB, edges a chunk at a time: nodes(node_id) and
+    edges(src, dst, ts), or with --hetero users, items, clicks and follows."""
+    from gigalearn.common.errors import ConfigError
+    from gigalearn.graph.datasets.rmat import RmatSpec
+    from gigalearn.graph.datasets.synthetic import (
+        PowerLawSpec,
+        write_power_law_duckdb,
+        write_rmat_duckdb,
+    )
 
-    spec = PowerLawSpec(nodes, edges, exponent, seed)
-    with console.status(f"generating {spec}"):
-        write_power_law_duckdb(spec, out)
-    console.print(f"[green]wrote[/] {out}: {spec}")
+    if generator not in ("power-law", "rmat"):
+        raise ConfigError(f"--generator {generator!r}: use power-law or rmat")
+    if hetero and generator != "rmat":
+        raise ConfigError("--hetero needs --generator rmat")
+    spec = PowerLawSpec(nodes, edges, exponent, seed) if generator == "power-law" else None
+    rmat = RmatSpec(nodes, edges, seed=seed) if spec is None else None
+    with console.status(f"generating {spec or rmat}"):
+        if spec is not None:
+            write_power_law_duckdb(spec, out, features)
+        else:
+            write_rmat_duckdb(rmat, out, features, hetero)
+    what = f"{spec or rmat}" + (", heterogeneous" if hetero else "")
+    console.print(f"[green]wrote[/] {out}: {what}")
 
 
 @app.command("demo")

@@ -21,25 +21,37 @@ class _Model(BaseModel):
 class SourceConfig(_Model):
     """A relational source read through Ibis. Relative paths are relative to the working folder."""
 
-    engine: Literal["duckdb", "sqlite", "postgres", "files"] = "duckdb"
+    engine: Literal["duckdb", "sqlite", "postgres", "files", "spark", "bigquery"] = "duckdb"
     uri: str | None = None
     """duckdb: database file (None = in-memory); sqlite: file; postgres: URL; files: a folder of
-    Parquet/CSV files, each one a table named after the file."""
+    Parquet/CSV files, each one a table named after the file; spark: a folder (any Hadoop path:
+    local, hdfs://, s3a://, gs://) whose Parquet/CSV files or Parquet folders are tables, or None
+    for the tables of the session's catalog (Hive); bigquery: bigquery://PROJECT/DATASET."""
     dataset: Literal["movielens-100k", "movielens-1m"] | None = None
     """If set and the DuckDB file `uri` does not exist yet, fetch this dataset into it first."""
+    master: str | None = None
+    """spark: the master URL (e.g. local[4], yarn). None: the session spark-submit started, or
+    the active one, or local mode on 2 cores."""
+    database: str | None = None
+    """spark: the catalog database that holds the tables (default: the current one)."""
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
-        if self.engine in ("sqlite", "postgres", "files") and not self.uri:
+        if self.engine in ("sqlite", "postgres", "files", "bigquery") and not self.uri:
             raise ValueError(f"engine '{self.engine}' needs a 'uri'")
         if self.dataset and (self.engine != "duckdb" or not self.uri):
             raise ValueError("'dataset' fetches into a DuckDB file: set engine: duckdb and a uri")
+        if self.engine != "spark" and (self.master or self.database):
+            raise ValueError("'master' and 'database' are options of engine: spark")
+        if self.engine == "bigquery" and not self.uri.startswith("bigquery://"):
+            raise ValueError("engine 'bigquery' takes uri: bigquery://PROJECT/DATASET")
         return self
 
 
 # ---- feature transforms -------------------------------------------------------------------
 
 MissingPolicy = Literal["error", "fill", "indicator"]
+FeatureStorage = Literal["float32", "float16", "bfloat16", "int8"]
 
 
 class _Transform(_Model):
@@ -49,6 +61,10 @@ class _Transform(_Model):
     """What to do with NULL / NaN: fail naming the row, fill with `fill_value` (or the fitted
     mean / an empty category), or fill and add a 0/1 indicator column."""
     fill_value: float | str | None = None
+    storage: FeatureStorage = "float32"
+    """How the feature's columns are stored in the GraphStore: float16 / bfloat16 halve them,
+    int8 (per-column scale and offset) quarters them; loaders return float32 either way
+    (docs/graph-config.md, "Compact features")."""
 
 
 class Passthrough(_Transform):
@@ -221,17 +237,48 @@ class SamplingConfig(_Model):
         return list(self.fanout)
 
 
+_ENCODERS = ("sage", "gat", "gin", "gcn", "lightgcn", "hgt")
+
+
 class ModelConfig(_Model):
     encoder: str = "sage"
-    """sage, gat, gin, gcn, or a user model 'package.module:Class' (docs/graph-training.md)."""
+    """sage, gat, gin, gcn, lightgcn, hgt, or a user model 'package.module:Class'
+    (docs/graph-training.md)."""
     hidden: int = Field(64, ge=1)
     layers: int = Field(2, ge=1)
+    heads: int = Field(2, ge=1)
+    """Attention heads of hgt (`hidden` must be divisible by it)."""
     normalize: bool = True
     """L2-normalise the output embeddings (scores become cosine similarities)."""
     id_embeddings: bool = False
-    """Add a learnable embedding per node (always on for node types without features)."""
+    """Add a learnable embedding per node (always on for node types without features, and for
+    lightgcn)."""
+    features: bool = True
+    """Use the node features as input (false: ids only, e.g. a pure LightGCN)."""
     loss: Literal["retrieval", "bpr", "margin"] = "retrieval"
     temperature: float = Field(0.1, gt=0)
+    logq_correction: bool = True
+    """Retrieval loss: subtract from each sampled candidate's logit the log of how often it is
+    expected among the candidates (popularity for in-batch negatives, R/N for uniform ones),
+    so popular destinations are not pushed down for being sampled often."""
+
+    @field_validator("encoder")
+    @classmethod
+    def _encoder(cls, v: str) -> str:
+        if v not in _ENCODERS and ":" not in v:
+            raise ValueError(
+                f"unknown encoder '{v}'; use {', '.join(_ENCODERS)} or a user model "
+                "'package.module:Class'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _heads(self) -> ModelConfig:
+        if self.encoder == "hgt" and self.hidden % self.heads:
+            raise ValueError(
+                f"hgt: hidden ({self.hidden}) must be divisible by heads ({self.heads})"
+            )
+        return self
 
 
 class EarlyStoppingConfig(_Model):
@@ -275,6 +322,20 @@ class EvaluateConfig(_Model):
         return v
 
 
+class PartitionConfig(_Model):
+    """Partitioning of the nodes for locality (docs/graph-config.md, `partition`)."""
+
+    method: Literal["metis", "hash", "range"] = "metis"
+    """metis: few cut edges (pymetis); hash: a stable hash of the dense id; range: contiguous
+    blocks of dense ids."""
+    parts: int = Field(2, ge=1)
+    seed: int = 0
+    """METIS's random seed."""
+    split_seeds: bool = False
+    """Give each torchrun rank the training examples and inference seeds of its own parts
+    (rank r owns parts r, r + world, ...): fewer remote neighbours, slightly different batches."""
+
+
 class GraphConfig(_Model):
     """A whole task: one YAML file."""
 
@@ -288,6 +349,7 @@ class GraphConfig(_Model):
     train: TrainConfig = TrainConfig()
     infer: InferConfig = InferConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    partition: PartitionConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> GraphConfig:
@@ -313,6 +375,8 @@ class GraphConfig(_Model):
                         ("edges", i, "type"), f"edge type {list(t)} is declared twice"
                     )
                 seen.add(t)
+        if self.model.encoder == "lightgcn":
+            self._check_lightgcn()
         if isinstance(self.sampling.fanout, dict):
             unknown = [k for k in self.sampling.fanout if tuple(k.split("/")) not in seen]
             if unknown:
@@ -336,6 +400,22 @@ class GraphConfig(_Model):
                         ("task", "target"), f"node classification needs nodes.{tgt}.label"
                     )
         return self
+
+    def _check_lightgcn(self) -> None:
+        # K propagation layers read K hops: with fewer, the deepest layers see zeros at the seeds
+        fanout = self.sampling.fanout
+        hops = len(next(iter(fanout.values()))) if isinstance(fanout, dict) else len(fanout)
+        if hops < self.model.layers:
+            raise LocatedError(
+                ("model", "layers"),
+                f"lightgcn with {self.model.layers} layers needs {self.model.layers} hops of "
+                f"sampling.fanout, which has {hops}",
+            )
+        if self.sampling.direction != "in":
+            raise LocatedError(
+                ("sampling", "direction"),
+                "lightgcn propagates towards the seeds: use direction 'in'",
+            )
 
     @model_validator(mode="after")
     def _task_metrics(self) -> GraphConfig:

@@ -118,3 +118,38 @@ def test_sampling_section_maps_to_sampler_options():
         _cfg(sampling={"fanout": {"user/likes/movie": [5]}})
     with pytest.raises(ConfigError, match="src/relation/dst"):
         _cfg(sampling={"fanout": {"user": [5]}})
+
+
+def _yaml_cfg(tmp_path, model, sampling=None):
+    import yaml
+
+    from gigalearn.graph.config import load_config
+
+    data = {
+        "name": "t",
+        "nodes": {"user": {"table": "u", "id": "id"}, "movie": {"table": "m", "id": "id"}},
+        "edges": [{"type": ["user", "rated", "movie"], "table": "r", "src": "u", "dst": "m"}],
+        "sampling": sampling or {"fanout": [5, 5]},
+        "model": model,
+    }
+    path = tmp_path / "task.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return lambda: load_config(path)
+
+
+def test_encoder_errors_name_file_and_line(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"task\.yaml:\d+: model\.encoder: .*unknown encoder 'sagee'.*lightgcn"
+    ):
+        _yaml_cfg(tmp_path, {"encoder": "sagee"})()
+    with pytest.raises(ConfigError, match=r"task\.yaml:\d+: model\.layers"):
+        _yaml_cfg(tmp_path, {"encoder": "lightgcn", "layers": 0})()
+    with pytest.raises(
+        ConfigError, match=r"task\.yaml:\d+: model\.layers: lightgcn with 3 layers needs 3 hops"
+    ):
+        _yaml_cfg(tmp_path, {"encoder": "lightgcn", "layers": 3})()
+    with pytest.raises(ConfigError, match=r"task\.yaml:\d+: .*divisible by heads"):
+        _yaml_cfg(tmp_path, {"encoder": "hgt", "hidden": 10, "heads": 3})()
+    cfg = _yaml_cfg(tmp_path, {"encoder": "lightgcn", "layers": 2})()
+    assert cfg.model.logq_correction and cfg.model.features
+    assert _yaml_cfg(tmp_path, {"encoder": "my.models:Net"})().model.encoder == "my.models:Net"

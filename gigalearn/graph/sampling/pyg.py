@@ -16,6 +16,25 @@ def _gather(array: np.ndarray | None, idx: np.ndarray) -> torch.Tensor | None:
     return torch.from_numpy(np.take(array, idx, axis=0))
 
 
+def _features(rows: np.ndarray | None) -> torch.Tensor | None:
+    # the store dequantises compact (float16 / bfloat16 / int8) features to float32 rows
+    if rows is None or rows.shape[1] == 0:
+        return None
+    return torch.from_numpy(rows)
+
+
+def _edge_ids(sub: SampledSubgraph, store: GraphStore, t) -> np.ndarray | None:
+    """The batch's edge ids of type t; None when not sampled, unless features need them."""
+    if sub.edge_ids is not None:
+        return sub.edge_ids[t]
+    if _features(store.gather_edge_features(t, np.empty(0, dtype=np.int64))) is not None:
+        raise ValueError(
+            f"edge type {list(t)} has edge features, which need edge ids: sample with "
+            "KHopOptions(edge_ids=True)"
+        )
+    return None
+
+
 def to_pyg(
     sub: SampledSubgraph, store: GraphStore, hetero: bool | None = None
 ) -> Data | HeteroData:
@@ -28,17 +47,21 @@ def to_pyg(
 def _homo(sub: SampledSubgraph, store: GraphStore) -> Data:
     ((n_type, n_id),) = sub.node_ids.items()
     ((e_type, edge_index),) = sub.edge_index.items()
-    e_id = sub.edge_ids[e_type]
+    e_id = _edge_ids(sub, store, e_type)
     data = Data(edge_index=torch.from_numpy(edge_index), num_nodes=len(n_id))
     data.n_id = torch.from_numpy(n_id)
-    data.e_id = torch.from_numpy(e_id)
+    if e_id is not None:
+        data.e_id = torch.from_numpy(e_id)
     data.batch_size = sub.batch_size
     data.num_sampled_nodes = sub.num_sampled_nodes[n_type]
     data.num_sampled_edges = sub.num_sampled_edges.get(e_type, [])
     for name, value in (
-        ("x", _gather(store.node_features(n_type), n_id)),
+        ("x", _features(store.gather_node_features(n_type, n_id))),
         ("y", _gather(store.node_labels(n_type), n_id)),
-        ("edge_attr", _gather(store.edge_features(e_type), e_id)),
+        (
+            "edge_attr",
+            None if e_id is None else _features(store.gather_edge_features(e_type, e_id)),
+        ),
     ):
         if value is not None:
             data[name] = value
@@ -55,19 +78,24 @@ def _hetero(sub: SampledSubgraph, store: GraphStore) -> HeteroData:
         data[n].n_id = torch.from_numpy(n_id)
         data[n].num_nodes = len(n_id)
         data[n].num_sampled_nodes = sub.num_sampled_nodes.get(n, [])
-        for name, arr in (("x", store.node_features(n)), ("y", store.node_labels(n))):
-            value = _gather(arr, n_id)
-            if value is not None:
-                data[n][name] = value
+        x = _features(store.gather_node_features(n, n_id))
+        if x is not None:
+            data[n].x = x
+        y = _gather(store.node_labels(n), n_id)
+        if y is not None:
+            data[n].y = y
         if sub.batch is not None:
             data[n].batch = torch.from_numpy(sub.batch[n])
     for n, count in sub.seeds_per_type.items():
         data[n].batch_size = count
     for t, ei in sub.edge_index.items():
         data[t].edge_index = torch.from_numpy(ei)
-        data[t].e_id = torch.from_numpy(sub.edge_ids[t])
         data[t].num_sampled_edges = sub.num_sampled_edges.get(t, [])
-        value = _gather(store.edge_features(t), sub.edge_ids[t])
+        e_id = _edge_ids(sub, store, t)
+        if e_id is None:
+            continue
+        data[t].e_id = torch.from_numpy(e_id)
+        value = _features(store.gather_edge_features(t, e_id))
         if value is not None:
             data[t].edge_attr = value
     if sub.seed_time is not None:

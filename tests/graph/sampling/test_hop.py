@@ -86,3 +86,11 @@ def test_without_edge_ids_the_same_subgraph_comes_back(random_store):  # noqa: F
         sub.validate()
         np.testing.assert_array_equal(sub.edge_index[E], full.edge_index[E])
         np.testing.assert_array_equal(sub.node_ids["n"], full.node_ids["n"])
+
+
+def test_batches_without_edge_ids_reach_pyg(random_store):  # noqa: F811
+    from gigalearn.graph.sampling.pyg import to_pyg
+
+    opts = KHopOptions(fanout=[3], edge_ids=False)
+    data = to_pyg(KHopSampler(random_store, opts).sample("n", np.arange(10)), random_store)
+    assert "e_id" not in data and data.edge_index.shape[1] > 0
