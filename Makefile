@@ -10,6 +10,8 @@ venv:
 demo: venv
 	$(BIN)/gigalearn graph demo
 	$(BIN)/gigalearn wm sweep examples/wm/paper-grid-small.yaml
+	$(BIN)/gigalearn wm analyze runs/paper-grid-small --config examples/wm/analyze-demo.yaml
+	$(BIN)/gigalearn wm report runs/paper-grid-small
 
 # pytest exits 5 when it collects no test: that is a broken suite, not a pass.
 test: venv
@@ -30,7 +32,9 @@ format:
 bench: venv
 	$(BIN)/python benchmarks/bench_preprocess.py
 	$(BIN)/python benchmarks/bench_sampling.py
+	$(BIN)/python benchmarks/bench_link_prediction.py
 	$(BIN)/python benchmarks/bench_wm_training.py
+	$(BIN)/python benchmarks/bench_wm_fixed_points.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
