@@ -249,7 +249,11 @@ class ModelConfig(_Model):
     heads: int = Field(2, ge=1)
     """Attention heads of hgt (`hidden` must be divisible by it)."""
     normalize: bool = True
-    """L2-normalise the output embeddings (scores become cosine similarities)."""
+    """L2-normalise the output embeddings (inner products become cosine similarities)."""
+    decoder: Literal["dot", "cosine", "hadamard_mlp"] = "dot"
+    """How link prediction scores a (source, destination) pair: the inner product of the
+    embeddings (cosines with `normalize: true`), `cosine` (always normalises the embeddings), or
+    an MLP over their element-wise product trained with the encoder (docs/graph-training.md)."""
     id_embeddings: bool = False
     """Add a learnable embedding per node (always on for node types without features, and for
     lightgcn)."""
@@ -278,6 +282,12 @@ class ModelConfig(_Model):
             raise ValueError(
                 f"hgt: hidden ({self.hidden}) must be divisible by heads ({self.heads})"
             )
+        if self.decoder == "cosine" and not self.normalize:
+            raise LocatedError(
+                ("normalize",),
+                "decoder 'cosine' scores L2-normalised embeddings: drop normalize: false, or "
+                "use decoder 'dot' for raw inner products",
+            )
         return self
 
 
@@ -301,6 +311,9 @@ class TrainConfig(_Model):
     max_steps_per_epoch: int | None = Field(None, ge=1)
     seed: int = 0
     num_workers: int = Field(0, ge=0)
+    tensorboard: bool = True
+    """Also write losses and validation metrics as TensorBoard events under model/tensorboard
+    (when the tensorboard package is installed; skipped silently otherwise)."""
 
 
 class InferConfig(_Model):
@@ -309,6 +322,9 @@ class InferConfig(_Model):
 
 class EvaluateConfig(_Model):
     metrics: list[str] = ["recall@20", "ndcg@20", "mrr"]
+    search: Literal["exact", "faiss"] = "exact"
+    """Link prediction: rank all candidates exactly (chunked), or approximately with a faiss
+    HNSW index (needs faiss-cpu and a dot or cosine decoder; MRR within the top K)."""
 
     @field_validator("metrics")
     @classmethod
@@ -377,6 +393,12 @@ class GraphConfig(_Model):
                 seen.add(t)
         if self.model.encoder == "lightgcn":
             self._check_lightgcn()
+        if self.model.decoder == "hadamard_mlp" and self.evaluate.search == "faiss":
+            raise LocatedError(
+                ("evaluate", "search"),
+                "faiss ranks by inner product, which model.decoder 'hadamard_mlp' is not: use "
+                "search: exact, or decoder dot or cosine",
+            )
         if isinstance(self.sampling.fanout, dict):
             unknown = [k for k in self.sampling.fanout if tuple(k.split("/")) not in seen]
             if unknown:

@@ -1,6 +1,7 @@
 """Retrieval and classification metrics: recall@K, NDCG@K, hit@K, precision@K, MRR, accuracy,
 macro-F1. Items are ranked against every candidate with the query's training interactions
-filtered out, by exact (chunked) search or by faiss for large candidate sets."""
+filtered out, by exact (chunked) search or by faiss for large candidate sets; scores are inner
+products or come from a link decoder (nn/decoders.py), which exact search applies to every pair."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from gigalearn.common.errors import ConfigError
+from gigalearn.graph.nn.decoders import Decoder
 
 _PATTERN = re.compile(r"^(recall|ndcg|hit|precision)@([1-9][0-9]*)$|^(mrr|accuracy|macro_f1)$")
 
@@ -71,13 +73,19 @@ def rank(
     relevant: Interactions | None = None,
     method: Literal["exact", "faiss"] = "exact",
     chunk: int = 1024,
+    decoder: Decoder | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Top-k items per query by inner product, excluded items removed.
+    """Top-k items per query by inner product (or by `decoder`'s score), excluded items removed.
 
     Returns (top-k item ids [Q, k], and for exact search the full rank of each query's first
     relevant item [Q], for MRR; None with faiss, where MRR is computed within the top k).
     """
     if method == "faiss":
+        if decoder is not None and not decoder.inner_product:
+            raise ConfigError(
+                f"faiss ranks by inner product; the {type(decoder).__name__} decoder needs "
+                "exact search (evaluate.search: exact)"
+            )
         return _rank_faiss(query_emb, item_emb, k, exclude), None
     n_q = query_emb.shape[0]
     top = np.empty((n_q, k), dtype=np.int64)
@@ -85,7 +93,11 @@ def rank(
     with torch.no_grad():
         for lo in range(0, n_q, chunk):
             hi = min(lo + chunk, n_q)
-            scores = query_emb[lo:hi] @ item_emb.T
+            scores = (
+                query_emb[lo:hi] @ item_emb.T
+                if decoder is None
+                else decoder.matrix(query_emb[lo:hi], item_emb)
+            )
             if exclude is not None:
                 rows, cols = _pairs(exclude, lo, hi)
                 scores[rows, cols] = float("-inf")
@@ -198,9 +210,11 @@ def held_out_metrics(
     seen: np.ndarray,
     metrics: list[Metric],
     method: Literal["exact", "faiss"] = "exact",
+    decoder: Decoder | None = None,
 ) -> dict[str, float]:
     """Metrics of held-out edges `held` (edge ids into src/dst): for each source with one, all
-    destinations are ranked, its `seen` (training) destinations filtered out."""
+    destinations are ranked (by `decoder`'s score; default inner product), its `seen` (training)
+    destinations filtered out."""
     n_q = query_emb.shape[0]
     relevant = Interactions.from_pairs(src[held], dst[held], n_q)
     exclude = Interactions.from_pairs(src[seen], dst[seen], n_q)
@@ -208,6 +222,12 @@ def held_out_metrics(
     k = max(m.k or 1 for m in metrics)
     relevant = relevant.select(has)
     top, first = rank(
-        query_emb[has], item_emb, k, exclude=exclude.select(has), relevant=relevant, method=method
+        query_emb[has],
+        item_emb,
+        k,
+        exclude=exclude.select(has),
+        relevant=relevant,
+        method=method,
+        decoder=decoder,
     )
     return {"queries": len(has), **retrieval_metrics(top, relevant, metrics, first)}

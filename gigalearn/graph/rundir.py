@@ -39,6 +39,10 @@ class RunDir:
         return self.root / "model"
 
     @property
+    def tensorboard(self) -> Path:
+        return self.root / "model" / "tensorboard"
+
+    @property
     def embeddings(self) -> Path:
         return self.root / "embeddings"
 

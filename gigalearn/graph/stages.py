@@ -16,6 +16,7 @@ from gigalearn.graph.config import GraphConfig
 from gigalearn.graph.evaluate import Metric, held_out_metrics
 from gigalearn.graph.holdout import write_training_graph
 from gigalearn.graph.infer import compute_embeddings_ranked
+from gigalearn.graph.nn.decoders import Decoder, build_decoder
 from gigalearn.graph.partition import seed_owners
 from gigalearn.graph.ranks import Ranks
 from gigalearn.graph.rundir import RunDir
@@ -130,10 +131,18 @@ def _embeddings(run: RunDir, node_type: str) -> torch.Tensor:
     return torch.from_numpy(col.flatten().to_numpy().reshape(-1, col.type.list_size).copy())
 
 
+def _decoder(cfg: GraphConfig, run: RunDir) -> Decoder:
+    """The link decoder; a learned one (hadamard_mlp) with its trained weights from model.pt."""
+    if cfg.model.decoder == "hadamard_mlp":
+        return _trained(cfg, run)[1].decoder
+    return build_decoder(cfg.model.decoder, cfg.model.hidden)
+
+
 def evaluate_stage(cfg: GraphConfig, run: RunDir) -> dict:
     """Test-split metrics, written to metrics.json. Link prediction: each source's test
     destinations among all destinations, its training and validation ones filtered out, from
-    the stored embeddings. Node classification: accuracy and macro-F1 of the test nodes."""
+    the stored embeddings scored by the model's decoder. Node classification: accuracy and
+    macro-F1 of the test nodes."""
     if _task_kind(cfg) == "node_classification":
         task, model = _trained(cfg, run)
         summary = {"split": "test", "nodes": len(task.split.test), **task.validate(model, "test")}
@@ -151,6 +160,8 @@ def evaluate_stage(cfg: GraphConfig, run: RunDir) -> dict:
             task.split.test,
             np.concatenate([task.split.train, task.split.val]),
             metrics,
+            method=cfg.evaluate.search,
+            decoder=_decoder(cfg, run),
         )
         summary = {"split": "test", "candidates": len(items), **result}
     atomic_write_text(run.metrics, json.dumps(summary, indent=2))

@@ -16,6 +16,7 @@ from gigalearn.common.errors import ConfigError
 from gigalearn.graph.config import GraphConfig
 from gigalearn.graph.evaluate import Metric, classification_metrics, held_out_metrics
 from gigalearn.graph.infer import compute_embeddings
+from gigalearn.graph.nn.decoders import Decoder, LinkModel, build_decoder
 from gigalearn.graph.nn.encoders import GraphEncoder, batch_inputs, is_hetero_batch
 from gigalearn.graph.nn.lightgcn import in_degrees
 from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss, popularity_logq
@@ -38,7 +39,7 @@ def build_encoder(cfg: GraphConfig, store: GraphStore) -> GraphEncoder:
         {t: store.node_meta(t)["feature_dim"] if m.features else 0 for t in store.node_types},
         {t: store.num_nodes(t) for t in store.node_types},
         id_embeddings=m.id_embeddings,
-        normalize=m.normalize,
+        normalize=m.normalize or m.decoder == "cosine",
         degrees=in_degrees(store) if m.encoder == "lightgcn" else None,
         heads=m.heads,
     )
@@ -90,8 +91,9 @@ class LinkTask:
     def num_examples(self) -> int:
         return len(self.src)
 
-    def build_model(self) -> nn.Module:
-        return build_encoder(self.cfg, self.store)
+    def build_model(self) -> LinkModel:
+        m = self.cfg.model
+        return LinkModel(build_encoder(self.cfg, self.store), build_decoder(m.decoder, m.hidden))
 
     def loader(self, rows: np.ndarray, seed: int, batch_size: int, workers: int):
         return LinkLoader(
@@ -106,8 +108,14 @@ class LinkTask:
         )
 
     def loss(self, model: nn.Module, batch) -> torch.Tensor:
+        # scored inside the model's forward, so DDP sees the decoder's parameters used
+        return model(
+            *batch_inputs(batch, self.target[0]),
+            score=lambda out, decoder: self._loss(out, decoder, batch),
+        )
+
+    def _loss(self, out: dict[str, torch.Tensor], decoder: Decoder, batch) -> torch.Tensor:
         s_type, _, d_type = self.target
-        out = model(*batch_inputs(batch, s_type))
         a, p = out[s_type][batch.anchor_index], out[d_type][batch.pos_index]
         n = out[d_type][batch.neg_index]
         if self.cfg.model.loss == "retrieval":
@@ -122,14 +130,20 @@ class LinkTask:
                     "neg_logq": math.log(max(len(n), 1) / n_dst),
                 }
             return self.loss_fn(
-                a, p, n, pos_ids=pos_ids, neg_hit_mask=batch.get("neg_hit_mask"), **logq
+                a,
+                p,
+                n,
+                pos_ids=pos_ids,
+                neg_hit_mask=batch.get("neg_hit_mask"),
+                decoder=decoder,
+                **logq,
             )
         if len(n) == 0:
             raise ConfigError("bpr and margin losses need sampling.negatives.random > 0")
-        pos, neg = (a * p).sum(-1), a @ n.T
+        pos, neg = decoder.pairs(a, p), decoder.matrix(a, n)
         return bpr_loss(pos, neg) if self.cfg.model.loss == "bpr" else margin_loss(pos, neg)
 
-    def validate(self, model: nn.Module) -> dict[str, float]:
+    def validate(self, model: LinkModel) -> dict[str, float]:
         """Validation edges ranked among all destinations, training destinations filtered."""
         s_type, _, d_type = self.target
         options = KHopOptions.from_config(self.cfg.sampling)
@@ -137,7 +151,9 @@ class LinkTask:
         items = compute_embeddings(model, self.store, d_type, options)
         src, dst = self.full.edge_index(self.target)
         metrics = [Metric.parse(m) for m in self.cfg.evaluate.metrics]
-        return held_out_metrics(q, items, src, dst, self.split.val, self.split.train, metrics)
+        return held_out_metrics(
+            q, items, src, dst, self.split.val, self.split.train, metrics, decoder=model.decoder
+        )
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Link-prediction training: the GNN encoder learns embeddings whose inner products rank each
-anchor's true destinations above the rest. Single process, or DDP under torchrun."""
+"""Link-prediction training: the GNN encoder learns embeddings whose decoder scores (inner
+products by default) rank each anchor's true destinations above the rest. Single process, or DDP
+under torchrun."""
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ def _optimizer(cfg: GraphConfig, params) -> torch.optim.Optimizer:
     t = cfg.train
     cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     return cls[t.optimizer](params, lr=t.lr, weight_decay=t.weight_decay)
+
+
+def _tensorboard(cfg: GraphConfig, run: RunDir, rank: int) -> Any:
+    """A TensorBoard SummaryWriter on rank 0 when asked for and installed, else None."""
+    if not cfg.train.tensorboard or rank != 0:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # the tensorboard package is optional
+        return None
+    return SummaryWriter(str(run.tensorboard))
 
 
 def _anchors(task: LinkTask | NodeTask) -> tuple[str, np.ndarray]:
@@ -80,6 +92,7 @@ def train(
     es = cfg.train.early_stopping
     run.model.mkdir(parents=True, exist_ok=True)
     log = open(run.train_log, "a") if ranks.rank == 0 else None  # noqa: SIM115
+    board = _tensorboard(cfg, run, ranks.rank)
     progress = Progress(disable=not show_progress or ranks.rank != 0, transient=False)
     with progress:
         bar = progress.add_task("training", total=(tc.epochs - epoch) * per_epoch - step)
@@ -134,6 +147,11 @@ def train(
                         + "\n"
                     )
                     log.flush()
+                if board is not None:
+                    at = epoch * per_epoch + step
+                    board.add_scalar("train/loss", loss.item(), at)
+                    board.add_scalar("train/lr", opt.param_groups[0]["lr"], at)
+                    board.add_scalar("train/edges_per_s", rate, at)
                 end_of_epoch = step == per_epoch
                 if end_of_epoch or (tc.checkpoint_every and step % tc.checkpoint_every == 0):
                     if end_of_epoch:
@@ -142,6 +160,10 @@ def train(
                         history.append({"epoch": epoch, **metrics})
                         if log:
                             log.write(json.dumps({"epoch": epoch, "val": metrics}) + "\n")
+                        if board is not None:
+                            for name, value in metrics.items():
+                                board.add_scalar(f"val/{name}", value, epoch * per_epoch)
+                            board.flush()
                         key = es.metric if es else None
                         if key and key in metrics:
                             if best is None or metrics[key] > best:
@@ -179,6 +201,8 @@ def train(
                         break
     if log:
         log.close()
+    if board is not None:
+        board.close()
     if ranks.rank == 0:
         final = {"fingerprint": fingerprint, "model": model.state_dict()}
         if es and (run.model / "best.pt").exists():

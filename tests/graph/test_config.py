@@ -153,3 +153,33 @@ def test_encoder_errors_name_file_and_line(tmp_path):
     cfg = _yaml_cfg(tmp_path, {"encoder": "lightgcn", "layers": 2})()
     assert cfg.model.logq_correction and cfg.model.features
     assert _yaml_cfg(tmp_path, {"encoder": "my.models:Net"})().model.encoder == "my.models:Net"
+
+
+def test_decoder_errors_name_file_and_line(tmp_path):
+    import yaml
+
+    from gigalearn.graph.config import load_config
+
+    def load(model, evaluate=None):
+        data = {
+            "name": "t",
+            "nodes": {"user": {"table": "u", "id": "id"}, "movie": {"table": "m", "id": "id"}},
+            "edges": [{"type": ["user", "rated", "movie"], "table": "r", "src": "u", "dst": "m"}],
+            "model": model,
+            "evaluate": evaluate or {},
+        }
+        path = tmp_path / "task.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return load_config(path)
+
+    assert load({}).model.decoder == "dot" and load({}).evaluate.search == "exact"
+    with pytest.raises(ConfigError, match=r"task\.yaml:\d+: model\.decoder: .*'hadamard_mlp'"):
+        load({"decoder": "mlp"})
+    with pytest.raises(
+        ConfigError, match=r"task\.yaml:\d+: evaluate\.search: faiss ranks by inner product.*"
+    ):
+        load({"decoder": "hadamard_mlp"}, {"search": "faiss"})
+    with pytest.raises(ConfigError, match=r"task\.yaml:\d+: model\.normalize: decoder 'cosine'"):
+        load({"decoder": "cosine", "normalize": False})
+    assert load({"decoder": "cosine"}, {"search": "faiss"}).model.decoder == "cosine"
+    assert load({"decoder": "hadamard_mlp", "normalize": False}).model.decoder == "hadamard_mlp"

@@ -1,7 +1,7 @@
 """Losses for anchor-based link prediction and node classification.
 
-Shapes: B anchors, each with one positive; R random negatives shared by the batch; scores are
-inner products of L2-normalised or raw embeddings of dimension d.
+Shapes: B anchors, each with one positive; R random negatives shared by the batch; scores come
+from a decoder (nn/decoders.py; default: inner products) of embeddings of dimension d.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from gigalearn.graph.nn.decoders import Decoder, DotDecoder
 
 
 class RetrievalLoss(nn.Module):
@@ -45,23 +47,26 @@ class RetrievalLoss(nn.Module):
         hard_rows: Tensor | None = None,
         pos_logq: Tensor | None = None,
         neg_logq: Tensor | float | None = None,
+        decoder: Decoder | None = None,
     ) -> Tensor:
         """anchor, pos: [B, d]; neg: [R, d]; pos_ids: [B] destination ids (for in-batch hits);
         neg_hit_mask: [B, R]; hard: [H, d] with hard_rows: [H] (which anchor each belongs to);
-        pos_logq: [B], neg_logq: [R] or a number (logQ correction, see the class)."""
+        pos_logq: [B], neg_logq: [R] or a number (logQ correction, see the class); decoder: how
+        pairs are scored (default: inner product)."""
+        dec = decoder if decoder is not None else DotDecoder()
         b = anchor.shape[0]
         if self.in_batch:
-            logits = anchor @ pos.T  # [B, B]: the diagonal holds each anchor's positive
+            logits = dec.matrix(anchor, pos)  # [B, B]: the diagonal holds each anchor's positive
             if pos_ids is not None:
                 same = pos_ids[None, :] == pos_ids[:, None]
                 logits = logits.masked_fill(same & ~torch.eye(b, dtype=torch.bool), float("-inf"))
         else:
-            logits = (anchor * pos).sum(-1, keepdim=True)  # [B, 1]
+            logits = dec.pairs(anchor, pos)[:, None]  # [B, 1]
         parts = [logits]
         # per-column logQ, subtracted after the temperature (it is a log-probability)
         shift = [pos_logq if self.in_batch and pos_logq is not None else torch.zeros(len(logits.T))]
         if neg is not None and len(neg):
-            n = anchor @ neg.T
+            n = dec.matrix(anchor, neg)
             if neg_hit_mask is not None:
                 n = n.masked_fill(neg_hit_mask, float("-inf"))
             parts.append(n)
@@ -69,7 +74,7 @@ class RetrievalLoss(nn.Module):
         if hard is not None and len(hard):
             h = torch.full((b, len(hard)), float("-inf"), dtype=anchor.dtype)
             cols = torch.arange(len(hard))
-            h[hard_rows, cols] = (anchor[hard_rows] * hard).sum(-1)
+            h[hard_rows, cols] = dec.pairs(anchor[hard_rows], hard)
             parts.append(h)
             shift.append(torch.zeros(len(hard)))
         logits = torch.cat(parts, dim=1) / self.temperature - torch.cat(shift).to(anchor.dtype)
