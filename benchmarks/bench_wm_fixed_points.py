@@ -1,11 +1,17 @@
 """Benchmark: batched fixed-point search vs scipy L-BFGS on q, one start at a time.
 
-Run as a script (never a timed unit test):  python benchmarks/bench_wm_fixed_points.py [--quick]
+Run as a script (never a timed unit test):
+    python benchmarks/bench_wm_fixed_points.py [--quick] [--trained]
 
-Networks: not FORCE-trained (training N=1000 takes minutes per network); instead random
-W_eff = g J + (c/N) m mᵀ with g = 1.5 (J Gaussian, variance 1/N) and a rank-2 term of strength c,
-the structure FORCE feedback adds (W_fb W_out is low rank). This has stable attractors along m and
-many unstable fixed points and slow points, so the search has real work to do.
+Networks, by default: random W_eff = g J + (c/N) m mᵀ with g = 1.5 (J Gaussian, variance 1/N)
+and a rank-2 term of strength c, the structure FORCE feedback adds (W_fb W_out is low rank). This
+has stable attractors along m and many unstable fixed points and slow points, so the search has
+real work to do.
+With --trained: FORCE-trained networks on the sequential sum task, trained once by the sweep
+machinery (`run_sweep`, 1 thread) and cached under ~/.cache/gigalearn/bench/wm-fp/: one N=1000
+network (--train-trials, 3,500 as in the paper) and 64 of N=--pop-n (--pop-train-trials, 2,500
+as examples/wm/paper-grid-small.yaml); W_eff = g J + W_fb W_out by `effective_weights`, as
+`wm analyze` builds it. Starts: the trial-end states plus states along the autonomous trajectory.
 
 Cases: one N=1000 network, and a population of 64 networks (N = --pop-n, 200 by default so the
 one-at-a-time baseline finishes in minutes). Starts are states sampled along each network's
@@ -37,17 +43,28 @@ import resource  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import scipy.optimize  # noqa: E402
 import torch  # noqa: E402
 
+from gigalearn.wm import store  # noqa: E402
 from gigalearn.wm.analysis import (  # noqa: E402
     FixedPointOptions,
     FixedPoints,
+    effective_weights,
     find_fixed_points,
     trajectory_starts,
 )
+from gigalearn.wm.analysis.trials import trial_end_states  # noqa: E402
+from gigalearn.wm.analyze import _trained  # noqa: E402
+from gigalearn.wm.network import Population  # noqa: E402
+from gigalearn.wm.spec import ForceSpec, GridSpec, SweepSpec, expand  # noqa: E402
+from gigalearn.wm.sweep import run_sweep  # noqa: E402
+
+CACHE = Path.home() / ".cache" / "gigalearn" / "bench" / "wm-fp"
 
 
 def make_weights(p: int, n: int, seed: int, g: float = 1.5, c: float = 2.5) -> torch.Tensor:
@@ -58,6 +75,39 @@ def make_weights(p: int, n: int, seed: int, g: float = 1.5, c: float = 2.5) -> t
         m = rng.standard_normal((n, 2))
         w[i] = g * rng.standard_normal((n, n)) / np.sqrt(n) + c / n * m @ m.T
     return torch.from_numpy(w)
+
+
+def random_case(p: int, n: int, n_starts: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random W_eff `[P,N,N]` and starts along each autonomous trajectory (0.3 jitter)."""
+    w = make_weights(p, n, seed)
+    x0 = torch.from_numpy(np.random.default_rng(seed + 1).standard_normal((p, n)))
+    return w, trajectory_starts(w, x0, n_starts, n_steps=400, noise_std=0.3, seed=seed)
+
+
+def trained_case(
+    spec: SweepSpec, n_starts: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, pd.DataFrame]:
+    """FORCE-train `spec`'s networks with the sweep machinery (once: cached under CACHE/name),
+    then W_eff = g J + W_fb W_out via `effective_weights` as `wm analyze` builds it, and starts:
+    the C trial-end states (the analysis's extra starts) plus S - C states along the autonomous
+    trajectory from the first of them, jittered by σ = 0.5 (the classifier's perturbation)."""
+    run_dir = CACHE / spec.name
+    t = time.perf_counter()
+    done = run_sweep(spec, run_dir)
+    print(
+        f"sweep {spec.name}: {done.trained} networks trained now ({time.perf_counter() - t:.0f}"
+        f" s), {done.skipped} cached in {run_dir}"
+    )
+    rows, jobs = store.load_results([run_dir]), expand(spec)
+    trained, task = _trained(run_dir), spec.task.build()  # the analysis's own loader
+    pop = Population([j.spec for j in jobs], task.n_in, task.n_out, dtype=torch.float64)
+    pop.w_out.copy_(torch.from_numpy(np.stack([trained[j.network_id][0] for j in jobs])))
+    x_end = torch.from_numpy(np.stack([trained[j.network_id][1] for j in jobs])).double()
+    w = effective_weights(pop).double()
+    ends = trial_end_states(pop, task, x_end)  # [P,C,N]
+    extra = n_starts - ends.shape[1]
+    along = trajectory_starts(w, ends[:, 0], extra, n_steps=400, noise_std=0.5, seed=seed)
+    return w, torch.cat([ends, along], dim=1)[:, :n_starts], rows
 
 
 def lbfgs_one_at_a_time(w: torch.Tensor, starts: torch.Tensor, opt: FixedPointOptions) -> tuple:
@@ -113,11 +163,9 @@ def load() -> str:
 
 
 def run_case(
-    name: str, p: int, n: int, n_starts: int, seed: int, opt: FixedPointOptions, repeats: int
+    name: str, w: torch.Tensor, starts: torch.Tensor, opt: FixedPointOptions, repeats: int
 ) -> None:
-    w = make_weights(p, n, seed)
-    x0 = torch.from_numpy(np.random.default_rng(seed + 1).standard_normal((p, n)))
-    starts = trajectory_starts(w, x0, n_starts, n_steps=400, noise_std=0.3, seed=seed)
+    p, n_starts, n = starts.shape
     print(f"\n== {name}: P={p} networks, N={n}, S={n_starts} starts each ({p * n_starts} total)")
     print(f"load average before: {load()}")
     # warm-up: load every compiled function once (not timed; numba's on-disk cache)
@@ -177,6 +225,27 @@ def run_case(
     print(ours.summary())
 
 
+def trained_specs(args: argparse.Namespace) -> tuple[SweepSpec, SweepSpec]:
+    """The sweeps --trained uses: one N=1000 network (g=1.2, pg=0.9, fb=10: the small grid's
+    best corner) and 64 of N=--pop-n (g 0.9/1.2 × pg 0.4/0.9 × fb 40/10 × seeds 0-7), 1 thread."""
+    n1, n_pop = (200, 50) if args.quick else (1000, args.pop_n)
+    seeds = list(range(2 if args.quick else 8))
+
+    def spec(name: str, grid: GridSpec, trials: int) -> SweepSpec:
+        force = ForceSpec(n_trials=50 if args.quick else trials)
+        return SweepSpec(
+            name=f"{name}-{'quick' if args.quick else 'full'}", grid=grid, force=force, threads=1
+        )
+
+    one = GridSpec(g=[1.2], pg=[0.9], fb=[10], n=[n1], seeds=[args.seed])
+    tag = f"-seed{args.seed}" if args.seed else ""
+    pop = GridSpec(g=[0.9, 1.2], pg=[0.4, 0.9], fb=[40, 10], n=[n_pop], seeds=seeds)
+    return (
+        spec(f"one-n{n1}{tag}", one, args.train_trials),
+        spec(f"pop-n{n_pop}", pop, args.pop_train_trials),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
@@ -189,6 +258,9 @@ def main() -> None:
     )
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each side (median)")
     ap.add_argument("--seed", type=int, default=0, help="offset of the weight and start seeds")
+    ap.add_argument("--trained", action="store_true", help="FORCE-trained networks (cached)")
+    ap.add_argument("--train-trials", type=int, default=3500, help="FORCE trials, N=1000 net")
+    ap.add_argument("--pop-train-trials", type=int, default=2500, help="FORCE trials, population")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     opt = FixedPointOptions(method=args.method, compute_eigs=False, keep_jacobians=False)
@@ -196,12 +268,27 @@ def main() -> None:
         f"torch {torch.__version__}, {args.threads} threads, float64; options: tol_q="
         f"{opt.tol_q:g}, slow_q={opt.slow_q:g}, method={opt.method}, max_iters={opt.iters}"
     )
-    if args.quick:
-        run_case("one network", 1, 200, 8, 0, opt, 1)
-        run_case("population", 8, 50, 4, 10, opt, 1)
+    if args.trained:
+        one, pop = trained_specs(args)
+        for name, spec, s, seed in (
+            ("one network", one, args.starts, args.seed),
+            ("population", pop, args.pop_starts, 10 + args.seed),
+        ):
+            w, starts, rows = trained_case(spec, s, seed)
+            ok = rows["test_rmse"] <= 0.1
+            print(
+                f"{name}: {int(ok.sum())} of {len(rows)} trained networks reach test RMSE <= 0.1"
+                f" (median {rows['test_rmse'].median():.3f})"
+            )
+            run_case(f"{name}, FORCE-trained", w, starts, opt, 1 if args.quick else args.repeats)
         return
-    run_case("one network", 1, 1000, args.starts, args.seed, opt, args.repeats)
-    run_case("population", 64, args.pop_n, args.pop_starts, 10 + args.seed, opt, args.repeats)
+    if args.quick:
+        run_case("one network", *random_case(1, 200, 8, 0), opt, 1)
+        run_case("population", *random_case(8, 50, 4, 10), opt, 1)
+        return
+    run_case("one network", *random_case(1, 1000, args.starts, args.seed), opt, args.repeats)
+    case = random_case(64, args.pop_n, args.pop_starts, 10 + args.seed)
+    run_case("population", *case, opt, args.repeats)
 
 
 if __name__ == "__main__":
