@@ -32,6 +32,18 @@ def _progress_factory(bar: Progress) -> Callable:
     return factory
 
 
+def _progress_bar(enabled: bool) -> Progress:
+    """The bar the long commands (sweep, analyze) draw on the console."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+    )
+
+
 @app.command()
 def sweep(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="sweep spec YAML")],
@@ -54,14 +66,7 @@ def sweep(
         return
     if executor != "local":
         raise ConfigError(f"--executor {executor!r}: expected 'local' or 'slurm'")
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not progress,
-    ) as bar:
+    with _progress_bar(progress) as bar:
         outcome = run_sweep(spec, run_dir, sh, _progress_factory(bar))
     console.print(
         f"{run_dir}: trained {outcome.trained} network(s), {outcome.skipped} already done "
@@ -150,14 +155,7 @@ def analyze(
     if threads is not None:
         cfg = cfg.model_copy(update={"threads": threads})
     sh = Shard.parse(shard)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not progress,
-    ) as bar:
+    with _progress_bar(progress) as bar:
 
         def factory(n_networks: int) -> Callable[[str, float], None]:
             nets = bar.add_task("networks", total=n_networks)
