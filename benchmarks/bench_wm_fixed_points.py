@@ -59,7 +59,7 @@ from gigalearn.wm.analysis import (  # noqa: E402
     trajectory_starts,
 )
 from gigalearn.wm.analysis.trials import trial_end_states  # noqa: E402
-from gigalearn.wm.analyze import _trained  # noqa: E402
+from gigalearn.wm.analyze import trained_readouts  # noqa: E402
 from gigalearn.wm.network import Population  # noqa: E402
 from gigalearn.wm.spec import ForceSpec, GridSpec, SweepSpec, expand  # noqa: E402
 from gigalearn.wm.sweep import run_sweep  # noqa: E402
@@ -99,7 +99,7 @@ def trained_case(
         f" s), {done.skipped} cached in {run_dir}"
     )
     rows, jobs = store.load_results([run_dir]), expand(spec)
-    trained, task = _trained(run_dir), spec.task.build()  # the analysis's own loader
+    trained, task = trained_readouts(run_dir), spec.task.build()  # the analysis's own loader
     pop = Population([j.spec for j in jobs], task.n_in, task.n_out, dtype=torch.float64)
     pop.w_out.copy_(torch.from_numpy(np.stack([trained[j.network_id][0] for j in jobs])))
     x_end = torch.from_numpy(np.stack([trained[j.network_id][1] for j in jobs])).double()

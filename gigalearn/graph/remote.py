@@ -25,17 +25,7 @@ from gigalearn.graph.store import GraphStore
 # what identifies a file's content, by backend: s3 ETag, gcs generation, local mtime, ...
 _VERSION_KEYS = ("ETag", "etag", "generation", "md5Hash", "mtime", "LastModified", "created")
 _DONE = ".complete"
-# everything a run directory may hold (DESIGN.md, "Run directory")
-RUN_ENTRIES = (
-    "graph",
-    "splits",
-    "partition",
-    "model",
-    "embeddings",
-    "metrics.json",
-    "stages.json",
-    "config.frozen.yaml",
-)
+RUN_ENTRIES = RunDir.ENTRIES
 
 
 def is_url(location: str | Path) -> bool:

@@ -14,6 +14,12 @@ class RunDir:
 
     root: Path
 
+    ENTRIES = (
+        "graph", "splits", "partition", "model", "embeddings", "metrics.json", "stages.json",
+        "config.frozen.yaml",
+    )  # fmt: skip
+    """Everything a run directory may hold (DESIGN.md, "Run directory")."""
+
     @property
     def graph(self) -> Path:
         return self.root / "graph"

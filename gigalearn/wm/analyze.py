@@ -133,7 +133,7 @@ def _read_rows(chunk: Path) -> pd.DataFrame:
         raise DataError(f"{chunk / store.RESULTS}: corrupt ({exc}); {fix}") from None
 
 
-def _trained(run_dir: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def trained_readouts(run_dir: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """network_id → (trained readouts `[N,K]`, state where training stopped `[N]`)."""
     out = {}
     for d in store.chunk_dirs(run_dir):
@@ -179,7 +179,7 @@ def run_analyze(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     tick = progress(len(todo)) if progress else None
-    trained, task = _trained(run_dir), spec.task.build()
+    trained, task = trained_readouts(run_dir), spec.task.build()
     todo.sort(key=lambda j: (j.spec.n, j.network_id))  # a chunk needs one N
     chunks: list[list[Job]] = []
     for j in todo:

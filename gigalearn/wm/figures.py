@@ -148,7 +148,7 @@ def _state_space(run_dir: Path, a: pd.DataFrame) -> plt.Figure:
     ex = _examples(a)
     spec, _ = analyze.load_sweep(run_dir)
     task = spec.task.build()
-    trained = analyze._trained(run_dir)
+    trained = analyze.trained_readouts(run_dir)
     jobs = {j.network_id: j for j in analyze.expand(spec)}
     points = _points(run_dir)
     fig, axes = plt.subplots(1, len(ex), figsize=(4.2 * len(ex), 4), squeeze=False)
