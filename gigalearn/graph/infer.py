@@ -7,7 +7,7 @@ import torch
 
 from gigalearn.graph.nn.encoders import batch_inputs, is_hetero_batch
 from gigalearn.graph.ranks import Ranks
-from gigalearn.graph.sampling.khop import KHopOptions
+from gigalearn.graph.sampling.khop import KHopOptions, KHopSampler
 from gigalearn.graph.sampling.loaders import NodeLoader
 from gigalearn.graph.store import GraphStore
 
@@ -21,8 +21,10 @@ def compute_embeddings(
     batch_size: int = 1024,
     nodes: np.ndarray | None = None,
     num_workers: int = 0,
+    sampler: KHopSampler | None = None,
 ) -> torch.Tensor:
-    """Embeddings of `nodes` (default: all) of `node_type`, in that order, [n, hidden]."""
+    """Embeddings of `nodes` (default: all) of `node_type`, in that order, [n, hidden];
+    `sampler` replaces `options` (e.g. one that samples across hosts)."""
     was_training = model.training
     model.eval()
     loader = NodeLoader(
@@ -33,6 +35,7 @@ def compute_embeddings(
         batch_size=batch_size,
         num_workers=num_workers,
         seed=0,
+        sampler=sampler,
     )
     parts = []
     for batch in loader:
@@ -58,15 +61,18 @@ def compute_embeddings_ranked(
     ranks: Ranks,
     batch_size: int = 1024,
     owner: np.ndarray | None = None,
+    sampler: KHopSampler | None = None,
 ) -> torch.Tensor:
     """Embeddings of every node of `node_type`, [n, hidden], on every rank; each rank embeds its
     share: whole batches in turn, or (with `owner`, the rank of each node) its own nodes."""
     n = store.num_nodes(node_type)
     if ranks.world == 1:
-        return compute_embeddings(model, store, node_type, options, batch_size)
+        return compute_embeddings(model, store, node_type, options, batch_size, sampler=sampler)
     owner = rank_batches(n, batch_size, ranks.world) if owner is None else owner
     mine = np.flatnonzero(owner == ranks.rank)
-    emb = compute_embeddings(model, store, node_type, options, batch_size, nodes=mine)
+    emb = compute_embeddings(
+        model, store, node_type, options, batch_size, nodes=mine, sampler=sampler
+    )
     shares = ranks.gather((mine, emb.numpy()))
     dim = max(e.shape[1] if e.ndim == 2 else 0 for _, e in shares)
     out = np.zeros((n, dim), dtype=np.float32)

@@ -42,6 +42,11 @@ class Partition:
             raise DataError(f"the partition has no node type '{node_type}'")
         return self.assignment[node_type]
 
+    def by_rank(self, world: int) -> Partition:
+        """The same nodes grouped by the rank that owns them (`owned_by`): `world` parts."""
+        ranked = {t: owned_by(a, world).astype(np.int32) for t, a in self.assignment.items()}
+        return Partition(self.method, world, ranked, dict(self.stats))
+
     def sizes(self) -> list[int]:
         counts = sum(np.bincount(a, minlength=self.parts) for a in self.assignment.values())
         return [int(c) for c in counts]

@@ -4,7 +4,8 @@
 Memory-mapping needs local files, so a remote folder that a stage reads is materialised into a
 host-local cache once per host (and per content: a changed folder is fetched again), then
 memory-mapped read-only by every process of the host. What a stage writes goes to a host-local
-work folder first and is uploaded by rank 0 when the stage has finished.
+work folder first and is uploaded by rank 0 when the stage has finished; training's checkpoints
+are also uploaded as they are written (`mirror_checkpoint`).
 """
 
 from __future__ import annotations
@@ -139,6 +140,33 @@ def upload(local: Path, url: str) -> None:
         fs.put_file(str(local), root)
 
 
+def _put_atomic(fs, local: Path, remote: str) -> None:
+    """Upload under a temporary name, then move into place: no reader sees half a file."""
+    parent, name = remote.rsplit("/", 1)
+    fs.makedirs(parent, exist_ok=True)
+    tmp = f"{parent}/.upload-{name}"
+    fs.put_file(str(local), tmp)
+    fs.mv(tmp, remote)
+
+
+def mirror_checkpoint(run: RunDir, path: Path) -> None:
+    """Upload a checkpoint just written into `run` (and the training log) to the run's URL
+    while training goes on, and drop the ones pruned locally there too; so a job killed
+    midway resumes from it. A no-op for a local run directory."""
+    if run.mirror is None:
+        return
+    fs, root = _fs(run.mirror)
+    rel = path.relative_to(run.root).parts
+    folder = _join(root, *rel[:-1])
+    _put_atomic(fs, path, _join(folder, rel[-1]))
+    kept = {p.name for p in path.parent.glob("step-*.pt")}
+    for old in fs.glob(_join(folder, "step-*.pt")):
+        if old.rsplit("/", 1)[-1] not in kept:
+            fs.rm(old)
+    if run.train_log.exists():
+        _put_atomic(fs, run.train_log, _join(root, *run.train_log.relative_to(run.root).parts))
+
+
 @contextlib.contextmanager
 def synced_run(
     runs_dir: str | Path,
@@ -185,7 +213,7 @@ def synced_run(
                     else:
                         shutil.copy2(copy, work / entry)
     ranks.barrier()
-    yield RunDir(work)
+    yield RunDir(work, mirror=url)
     ranks.barrier()
     if ranks.rank == 0:
         for entry in writes:

@@ -13,6 +13,8 @@ class RunDir:
     """Where one task's artifacts live; every stage reads only earlier stages' artifacts."""
 
     root: Path
+    mirror: str | None = None
+    """The URL this host-local copy stands for (a run on object storage), else None."""
 
     ENTRIES = (
         "graph", "splits", "partition", "model", "embeddings", "metrics.json", "stages.json",

@@ -183,3 +183,7 @@ class PartitionConfig(FrozenModel):
     split_seeds: bool = False
     """Give each torchrun rank the training examples and inference seeds of its own parts
     (rank r owns parts r, r + world, ...): fewer remote neighbours, slightly different batches."""
+    sampling: Literal["local", "rpc"] = "local"
+    """local: every rank samples from the whole (memory-mapped) GraphStore. rpc: each rank
+    holds only the CSR rows of its parts and asks their owners for the rest over
+    torch.distributed.rpc; the batches are exactly the local ones."""

@@ -19,12 +19,13 @@ from gigalearn.graph.infer import compute_embeddings_ranked
 from gigalearn.graph.nn.decoders import Decoder, build_decoder
 from gigalearn.graph.partition import seed_owners
 from gigalearn.graph.ranks import Ranks
+from gigalearn.graph.rpc_sampling import rank_samplers
 from gigalearn.graph.rundir import RunDir
 from gigalearn.graph.sampling.khop import KHopOptions
 from gigalearn.graph.sources import Source
 from gigalearn.graph.split import split_edges, split_nodes
 from gigalearn.graph.store import GraphStore
-from gigalearn.graph.tasks import LinkTask, NodeTask, make_task
+from gigalearn.graph.tasks import LinkTask, NodeTask, make_task, sampler
 
 
 def _task_kind(cfg: GraphConfig) -> str:
@@ -66,40 +67,50 @@ def _fixed_list(matrix: np.ndarray) -> pa.FixedSizeListArray:
     )
 
 
+def _infer_tables(
+    cfg: GraphConfig, run: RunDir, task: LinkTask | NodeTask, model: torch.nn.Module, ranks: Ranks
+) -> dict[str, pa.Table]:
+    """Per node type, the embeddings (link prediction) or class predictions of every node."""
+    store = task.store
+    if isinstance(task, NodeTask):
+        prob = task.predict(model, np.arange(store.num_nodes(task.node_type)))
+        classes = store.node_meta(task.node_type)["label"]["classes"]
+        return {
+            task.node_type: pa.table(
+                {
+                    "id": store.node_ids(task.node_type),
+                    "prediction": pa.array([str(classes[i]) for i in prob.argmax(1)]),
+                    "probability": pa.array(prob.max(1).astype(np.float32)),
+                }
+            )
+        }
+    options = KHopOptions.from_config(cfg.sampling)
+    tables = {}
+    for node_type in dict.fromkeys((task.target[0], task.target[2])):
+        # under torchrun each rank embeds its share (gigalearn.graph.infer)
+        nodes = np.arange(store.num_nodes(node_type))
+        owner = seed_owners(cfg, run.root, node_type, nodes, ranks.world)
+        emb = compute_embeddings_ranked(
+            model, store, node_type, options, ranks, owner=owner, sampler=sampler(task)
+        ).numpy()
+        tables[node_type] = pa.table(
+            {
+                "id": store.node_ids(node_type),
+                "node_type": pa.array([node_type] * len(emb)),
+                "embedding": _fixed_list(emb),
+            }
+        )
+    return tables
+
+
 def infer_stage(cfg: GraphConfig, run: RunDir) -> dict:
     """Embeddings of every node of the task's types (link prediction; sampled on the training
     graph) or class predictions (node classification), as Parquet with the original ids, and
     written back to the source database when `infer.write_back` names a table prefix."""
     task, model = _trained(cfg, run)
-    store = task.store
     ranks = Ranks.from_env()
-    tables = {}
-    if isinstance(task, NodeTask):
-        nodes = np.arange(store.num_nodes(task.node_type))
-        prob = task.predict(model, nodes)
-        classes = store.node_meta(task.node_type)["label"]["classes"]
-        tables[task.node_type] = pa.table(
-            {
-                "id": store.node_ids(task.node_type),
-                "prediction": pa.array([str(classes[i]) for i in prob.argmax(1)]),
-                "probability": pa.array(prob.max(1).astype(np.float32)),
-            }
-        )
-    else:
-        options = KHopOptions.from_config(cfg.sampling)
-        for node_type in dict.fromkeys((task.target[0], task.target[2])):
-            # under torchrun each rank embeds its share (gigalearn.graph.infer)
-            nodes = np.arange(store.num_nodes(node_type))
-            owner = seed_owners(cfg, run.root, node_type, nodes, ranks.world)
-            emb = compute_embeddings_ranked(model, store, node_type, options, ranks, owner=owner)
-            emb = emb.numpy()
-            tables[node_type] = pa.table(
-                {
-                    "id": store.node_ids(node_type),
-                    "node_type": pa.array([node_type] * len(emb)),
-                    "embedding": _fixed_list(emb),
-                }
-            )
+    with rank_samplers(cfg, run.root, task.store, ranks) as task.make_sampler:
+        tables = _infer_tables(cfg, run, task, model, ranks)
     if ranks.rank != 0:  # rank 0 writes for all
         return {"node_types": list(tables), "rows": {t: len(v) for t, v in tables.items()}}
     with atomic_dir(run.embeddings) as tmp:

@@ -5,6 +5,7 @@ what an example is, how a batch is loaded, the loss, and how validation is score
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,10 +22,13 @@ from gigalearn.graph.nn.encoders import GraphEncoder, batch_inputs, is_hetero_ba
 from gigalearn.graph.nn.lightgcn import in_degrees
 from gigalearn.graph.nn.losses import RetrievalLoss, bpr_loss, margin_loss, popularity_logq
 from gigalearn.graph.rundir import RunDir
-from gigalearn.graph.sampling.khop import KHopOptions
+from gigalearn.graph.sampling.khop import KHopOptions, KHopSampler
 from gigalearn.graph.sampling.loaders import LinkBatchOptions, LinkLoader, NodeLoader
 from gigalearn.graph.split import Split
 from gigalearn.graph.store import GraphStore
+
+SamplerFactory = Callable[[GraphStore, KHopOptions], KHopSampler]
+"""Makes the sampler a task's loaders use: `KHopSampler`, or one that asks other hosts."""
 
 
 def build_encoder(cfg: GraphConfig, store: GraphStore) -> GraphEncoder:
@@ -71,6 +75,7 @@ class LinkTask:
     store: GraphStore
     full: GraphStore
     split: Split
+    make_sampler: SamplerFactory = KHopSampler
 
     def __post_init__(self) -> None:
         self.target = tuple(self.cfg.task.target)
@@ -100,7 +105,7 @@ class LinkTask:
             self.store,
             self.target,
             edges=(self.src[rows], self.dst[rows]),
-            options=KHopOptions.from_config(self.cfg.sampling),
+            sampler=sampler(self),
             negatives=LinkBatchOptions(self.cfg.sampling.negatives.random),
             batch_size=batch_size,
             seed=seed,
@@ -147,8 +152,8 @@ class LinkTask:
         """Validation edges ranked among all destinations, training destinations filtered."""
         s_type, _, d_type = self.target
         options = KHopOptions.from_config(self.cfg.sampling)
-        q = compute_embeddings(model, self.store, s_type, options)
-        items = compute_embeddings(model, self.store, d_type, options)
+        q = compute_embeddings(model, self.store, s_type, options, sampler=sampler(self))
+        items = compute_embeddings(model, self.store, d_type, options, sampler=sampler(self))
         src, dst = self.full.edge_index(self.target)
         metrics = [Metric.parse(m) for m in self.cfg.evaluate.metrics]
         return held_out_metrics(
@@ -164,6 +169,7 @@ class NodeTask:
     cfg: GraphConfig
     store: GraphStore
     split: Split
+    make_sampler: SamplerFactory = KHopSampler
 
     def __post_init__(self) -> None:
         self.node_type = self.cfg.task.target
@@ -182,7 +188,7 @@ class NodeTask:
             self.store,
             self.node_type,
             seeds=self.split.train[rows],
-            options=KHopOptions.from_config(self.cfg.sampling),
+            sampler=sampler(self),
             batch_size=batch_size,
             seed=seed,
             num_workers=workers,
@@ -209,7 +215,7 @@ class NodeTask:
             self.node_type,
             seeds=nodes,
             batch_size=1024,
-            options=KHopOptions.from_config(self.cfg.sampling),
+            sampler=sampler(self),
         ):
             logits, _, size = self._logits(model, batch)
             parts.append(logits[:size].softmax(-1))
@@ -221,6 +227,11 @@ class NodeTask:
         pred = self.predict(model, nodes).argmax(1)
         metrics = [Metric.parse(m) for m in self.cfg.evaluate.metrics]
         return classification_metrics(pred, self.labels[nodes], metrics)
+
+
+def sampler(task: LinkTask | NodeTask) -> KHopSampler:
+    """A sampler over the graph `task` trains on, with the config's sampling options."""
+    return task.make_sampler(task.store, KHopOptions.from_config(task.cfg.sampling))
 
 
 def make_task(cfg: GraphConfig, run: RunDir) -> LinkTask | NodeTask:

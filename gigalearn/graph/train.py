@@ -17,6 +17,8 @@ from gigalearn.graph.checkpoint import latest_checkpoint, save_checkpoint, train
 from gigalearn.graph.config import GraphConfig
 from gigalearn.graph.partition import seed_owners
 from gigalearn.graph.ranks import Ranks
+from gigalearn.graph.remote import mirror_checkpoint
+from gigalearn.graph.rpc_sampling import rank_samplers
 from gigalearn.graph.rundir import RunDir
 from gigalearn.graph.tasks import LinkTask, NodeTask, make_task
 
@@ -94,7 +96,8 @@ def train(
     log = open(run.train_log, "a") if ranks.rank == 0 else None  # noqa: SIM115
     board = _tensorboard(cfg, run, ranks.rank)
     progress = Progress(disable=not show_progress or ranks.rank != 0, transient=False)
-    with progress:
+    samplers = rank_samplers(cfg, run.root, task.store, ranks, tc.num_workers, run.train_log)
+    with progress, samplers as task.make_sampler:
         bar = progress.add_task("training", total=(tc.epochs - epoch) * per_epoch - step)
         stopped = lambda: es is not None and bad_epochs >= es.patience  # noqa: E731
         while epoch < tc.epochs and not stopped():
@@ -181,7 +184,7 @@ def train(
                                 bad_epochs += 1
                         best, bad_epochs = ranks.share((best, bad_epochs))
                     if ranks.rank == 0:
-                        save_checkpoint(
+                        saved = save_checkpoint(
                             run.checkpoints,
                             epoch * per_epoch + step,
                             {
@@ -196,6 +199,7 @@ def train(
                                 "bad_epochs": bad_epochs,
                             },
                         )
+                        mirror_checkpoint(run, saved)  # a run on object storage
                     ranks.barrier()
                     if end_of_epoch:
                         break

@@ -71,6 +71,8 @@ def partition_rows(
 
 # this worker's partition by (edge type, direction), served to its peers
 _ROWS: dict[tuple[EdgeType, str], PartitionRows] = {}
+# requests this worker answered, by the rank that asked
+_SERVED: dict[int, int] = {}
 
 
 def _sample_owned(
@@ -83,9 +85,12 @@ def _sample_owned(
     edge_ids: bool,
     seed: int,
     hop: int,
+    caller: int = -1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run on the owner: (count per node, neighbours, edge ids or store positions)."""
+    """Run on the owner: (count per node, neighbours, edge ids or store positions); `caller`
+    is the asking worker's rank, for the request counts."""
     rows = _ROWS.get((tuple(t), direction))
+    _SERVED[caller] = _SERVED.get(caller, 0) + 1
     if rows is None:
         raise ConfigError(f"this worker holds no {direction}-rows of edge type {list(t)}")
     # what the single-host kernel reports: edge ids when asked (or weighted), else positions
@@ -102,6 +107,11 @@ def worker_name(rank: int) -> str:
     return f"sampler{rank}"
 
 
+def served_requests() -> dict[int, int]:
+    """Hop requests this worker has answered since it started, by the rank that asked."""
+    return dict(_SERVED)
+
+
 def start_worker(
     store: GraphStore,
     partition: Partition,
@@ -114,6 +124,7 @@ def start_worker(
     if partition.parts != world:
         raise ConfigError(f"the partition has {partition.parts} parts for {world} workers")
     _ROWS.clear()
+    _SERVED.clear()
     for d in directions:
         rows = partition_rows(store, partition, rank, direction=d)
         _ROWS.update({(t, d): r for t, r in rows.items()})
@@ -144,6 +155,10 @@ class DistributedKHopSampler(KHopSampler):
         if self.disjoint:
             raise ConfigError("distributed sampling does not support temporal/disjoint sampling")
         self.partition = partition
+        try:
+            self.rank = rpc.get_worker_info().id
+        except RuntimeError:  # rpc not started yet: its requests go unattributed
+            self.rank = -1
 
     def _expand(self, t, frontier, target, fanout, hop, seed, all_times, parallel):
         o = self.options
@@ -154,7 +169,7 @@ class DistributedKHopSampler(KHopSampler):
         for part in np.unique(owner):
             idx = np.flatnonzero(owner == part)
             args = (t, o.direction, f_nodes[idx], fanout, o.replace, o.weighted, needs_eid)
-            args = (*args, seed, hop)
+            args = (*args, seed, hop, self.rank)
             calls.append((idx, rpc.rpc_async(worker_name(int(part)), _sample_owned, args=args)))
         answers = [(idx, fut.wait()) for idx, fut in calls]
         counts = np.zeros(len(f_nodes), dtype=np.int64)

@@ -40,10 +40,12 @@ class NodeLoader(DataLoader):
         batch_size: int = 512,
         shuffle: bool = False,
         seed: int = 0,
+        sampler: KHopSampler | None = None,
         **loader_kwargs,
     ) -> None:
         self.store, self.node_type, self.seed = store, node_type, seed
-        self.graph_sampler = KHopSampler(store, options)
+        # a given sampler (e.g. one that asks other hosts over rpc) replaces `options`
+        self.graph_sampler = sampler or KHopSampler(store, options)
         self.seeds = np.arange(store.num_nodes(node_type)) if seeds is None else np.asarray(seeds)
         generator = torch.Generator().manual_seed(seed)
         super().__init__(
@@ -97,13 +99,14 @@ class LinkLoader(DataLoader):
         batch_size: int = 512,
         shuffle: bool = False,
         seed: int = 0,
+        sampler: KHopSampler | None = None,
         **loader_kwargs,
     ) -> None:
         self.store, self.edge_type, self.seed = store, tuple(edge_type), seed
         self.negatives = negatives or LinkBatchOptions()
         src, dst = store.edge_index(self.edge_type) if edges is None else edges
         self.src, self.dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
-        self.graph_sampler = KHopSampler(store, options)
+        self.graph_sampler = sampler or KHopSampler(store, options)
         self.out = store.csr(self.edge_type, "out")
         self.hard = None
         if hard_negatives is not None:

@@ -3,6 +3,7 @@ inferring from a run directory on shared storage named by a file:// URL."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -137,3 +138,46 @@ def test_two_hosts_infer_the_same_embeddings(planted):
         a = np.stack(one.column("embedding").to_numpy(zero_copy_only=False))
         b = np.stack(two.column("embedding").to_numpy(zero_copy_only=False))
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_two_hosts_sample_over_rpc_like_one_host(planted):
+    """With partition.sampling: rpc each node holds only its part's rows and asks the other for
+    the rest; training then takes the very steps of local sampling (same weights), and the
+    embeddings equal one process's."""
+    workdir, write = planted
+    states = {}
+    for mode in ("local", "rpc"):
+        path = write(
+            f"{mode}.yaml",
+            name=f"planted-{mode}",
+            train={"epochs": 1, "batch_size": 32, "max_steps_per_epoch": 4},
+            infer={"write_back": None},
+            edit=lambda c, m=mode: c.update(
+                partition={"method": "metis", "parts": 2, "sampling": m}
+            ),
+        )
+        url, run = _shared_run(workdir, path)
+        _single(workdir, "partition", str(path), "--runs-dir", url)
+        _two_hosts(workdir, "train", str(path), "--runs-dir", url)
+        states[mode] = torch.load(run.model / "model.pt", weights_only=False)["model"]
+        if mode == "rpc":
+            served = [
+                json.loads(line)["rpc_requests_served"]
+                for line in run.train_log.read_text().splitlines()
+                if "rpc_requests_served" in line
+            ]
+            # each node answered hops for the other: its rows were not held there
+            assert served and all(
+                counts.get(str(1 - r), 0) > 0 for r, counts in enumerate(served[-1])
+            )
+            _single(workdir, "infer", str(path), "--runs-dir", url)
+            one = pq.read_table(run.embeddings / "item.parquet")
+            shutil.rmtree(run.embeddings)
+            _two_hosts(workdir, "infer", str(path), "--runs-dir", url)
+            two = pq.read_table(run.embeddings / "item.parquet")
+            a = np.stack(one.column("embedding").to_numpy(zero_copy_only=False))
+            b = np.stack(two.column("embedding").to_numpy(zero_copy_only=False))
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert states["local"].keys() == states["rpc"].keys()
+    for name, value in states["local"].items():
+        torch.testing.assert_close(states["rpc"][name], value, rtol=0, atol=1e-6, msg=name)
