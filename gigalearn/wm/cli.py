@@ -184,13 +184,27 @@ def analyze(
 
 @app.command(name="report")
 def report_cmd(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="an analysed run folder")],
-    out: Annotated[Path | None, typer.Option(help="report folder (default RUN_DIR/report)")] = None,
+    run_dirs: Annotated[
+        list[Path],
+        typer.Argument(metavar="RUN_DIR...", help="analysed run folder(s); several are pooled"),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="report folder (default RUN_DIR/report; required for several)"),
+    ] = None,
 ) -> None:
-    """Write a Markdown report with PNG figures of an analysed sweep."""
+    """Write a Markdown report with PNG figures of an analysed sweep, or of several pooled
+    (a network listed by more than one folder counts once); print the paper's claims."""
+    from gigalearn.wm.claims import section
     from gigalearn.wm.figures import write_report
+    from gigalearn.wm.pool import load_runs
 
-    path = write_report(run_dir, out or run_dir / "report")
+    if out is None and len(run_dirs) > 1:
+        raise ConfigError(
+            f"{len(run_dirs)} run folders given: pooling them needs --out DIR for the report"
+        )
+    path = write_report(run_dirs, out or run_dirs[0] / "report")
+    console.print(section(load_runs(run_dirs)), markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {path}")
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -14,52 +18,86 @@ import pandas as pd
 import torch
 
 from gigalearn.common.errors import DataError
-from gigalearn.wm import analyze, report
+from gigalearn.wm import analyze, claims, pool, report
 from gigalearn.wm.analysis.fixed_points import FixedPoints
 from gigalearn.wm.analysis.trials import as_tensor, step, trial_end_states
 from gigalearn.wm.network import Population
+from gigalearn.wm.spec import Job
+from gigalearn.wm.tasks import Task
 
 COLORS = {"fixed_point": "C0", "slow_manifold": "C1", "limit_cycle": "C2", "mixed": "C3"}
 
 
-def write_report(run_dir: Path, out: Path) -> Path:
-    """Write out/report.md and its PNG figures; return the Markdown file's path."""
-    run_dir = Path(run_dir)
-    results = analyze.analysis_dir(run_dir) / "results.parquet"
-    if not results.exists():
-        raise DataError(f"{results}: missing; run `gigalearn wm analyze {run_dir}` first")
-    rows = pd.read_parquet(results)
-    a = report.analysed(rows)
+def write_report(run_dirs: Path | Sequence[Path], out: Path) -> Path:
+    """Write out/report.md and its PNG figures for one analysed run folder, or several pooled
+    (networks listed by more than one folder counted once); return the Markdown file's path."""
+    dirs = [Path(run_dirs)] if isinstance(run_dirs, str | Path) else [Path(r) for r in run_dirs]
+    pooled = pool.load_runs(dirs)
+    rows = pooled.rows
+    a = report.analysed(rows).reset_index(drop=True)
     if a.empty:
-        raise DataError(f"{results}: no analysed networks (none met the success threshold?)")
-    curves = analyze.load_curves(run_dir)
-    order = _order(curves, a)
-    out.mkdir(parents=True, exist_ok=True)
+        where = ", ".join(str(pool.results_path(r)) for r in dirs)
+        raise DataError(f"{where}: no analysed networks (none met the success threshold?)")
+    curves = _pooled_curves(dirs, a)
     figs = {
         "mechanisms.png": _mechanism_maps(rows),
         "forgetting.png": _curves_by_mechanism(
-            a, curves, order, "delays", "forget_rate", "extra delay d (τ)", "forgetting"
+            a, curves, "delays", "forget_rate", "extra delay d (τ)", "forgetting"
         ),
         "noise.png": _curves_by_mechanism(
-            a, curves, order, "sigmas", "noise_rate", "stimulus noise σ", "stimulus noise"
+            a, curves, "sigmas", "noise_rate", "stimulus noise σ", "stimulus noise"
         ),
-        "speed.png": _speed(a, curves, order),
-        "state_space.png": _state_space(run_dir, a),
-        "activity.png": _activity(a, curves, order),
+        "speed.png": _speed(a, curves),
+        "state_space.png": _state_space(a, len(dirs) > 1),
+        "activity.png": _activity(a, curves, len(dirs) > 1),
         "fixed_points.png": _fixed_points(a),
     }
+    out = Path(out)
     for name, fig in figs.items():
-        fig.savefig(out / name, dpi=110, bbox_inches="tight")
-        plt.close(fig)
+        try:
+            _atomic_write(out / name, lambda p, fig=fig: fig.savefig(p, format="png", **_SAVE))
+        finally:
+            plt.close(fig)
     path = out / "report.md"
-    path.write_text(_markdown(run_dir, rows, list(figs)))
+    md = _markdown(pooled, list(figs))
+    _atomic_write(path, lambda p: p.write_text(md))
     return path
 
 
-def _order(curves: dict[str, np.ndarray], a: pd.DataFrame) -> np.ndarray:
-    """Row index into the stacked curves for each analysed row, in the rows' order."""
-    pos = {int(n): i for i, n in enumerate(curves["network_id"])}
-    return np.array([pos[int(n)] for n in a["network_id"]])
+_SAVE = {"dpi": 110, "bbox_inches": "tight"}
+_UMASK = os.umask(0o022)  # read the process umask (only way) and put it back
+os.umask(_UMASK)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Call write(tmp) on a temp file beside `path`, then rename it to `path` (mode 0666 & ~umask,
+    like a plain open)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        tmp.chmod(0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _pooled_curves(run_dirs: list[Path], a: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each analysed row's curves, in the rows' order, from its own run folder (grids: the
+    first folder's; the folders share one analysis config)."""
+    per = {str(r): analyze.load_curves(r) for r in run_dirs if (a["run_dir"] == str(r)).any()}
+    first = next(iter(per.values()))
+    grids = ("delays", "sigmas", "silence_levels", "speed_at")
+    out = {k: first[k] for k in grids}
+    pos = {r: {int(n): i for i, n in enumerate(c["network_id"])} for r, c in per.items()}
+    where = [(r, pos[r][int(n)]) for r, n in zip(a["run_dir"], a["network_id"], strict=True)]
+    for k in first.keys() - set(grids) - {"network_id"}:
+        if any(k not in c for c in per.values()) or len({c[k].shape[1:] for c in per.values()}) > 1:
+            continue  # e.g. unit rates of networks of different N
+        out[k] = np.stack([per[r][k][i] for r, i in where])
+    return out
 
 
 def _mechanism_maps(rows: pd.DataFrame) -> plt.Figure:
@@ -96,7 +134,6 @@ def _mechanism_maps(rows: pd.DataFrame) -> plt.Figure:
 def _curves_by_mechanism(
     a: pd.DataFrame,
     curves: dict[str, np.ndarray],
-    order: np.ndarray,
     x_key: str,
     y_key: str,
     xlabel: str,
@@ -104,7 +141,7 @@ def _curves_by_mechanism(
 ) -> plt.Figure:
     """Failure rate curves: one thin line per network, the mean per mechanism in bold."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    x, y = curves[x_key], curves[y_key][order]
+    x, y = curves[x_key], curves[y_key]
     for mech, color in COLORS.items():
         sel = (a["mechanism"] == mech).to_numpy()
         if not sel.any():
@@ -119,10 +156,10 @@ def _curves_by_mechanism(
     return fig
 
 
-def _speed(a: pd.DataFrame, curves: dict[str, np.ndarray], order: np.ndarray) -> plt.Figure:
+def _speed(a: pd.DataFrame, curves: dict[str, np.ndarray]) -> plt.Figure:
     """Median speed ‖dx/dt‖ of the long autonomous runs over time, per mechanism."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    t, v = curves["speed_at"], curves["speed"][order]
+    t, v = curves["speed_at"], curves["speed"]
     for mech, color in COLORS.items():
         sel = (a["mechanism"] == mech).to_numpy()
         if sel.any():
@@ -142,18 +179,15 @@ def _examples(a: pd.DataFrame, k: int = 4) -> pd.DataFrame:
     return best.head(k)
 
 
-def _state_space(run_dir: Path, a: pd.DataFrame) -> plt.Figure:
+def _state_space(a: pd.DataFrame, pooled: bool = False) -> plt.Figure:
     """Each example network's 4 trial types projected on their first 2 PCs, with its fixed
-    points (filled: stable, open: unstable or slow)."""
+    points (filled: stable, open: unstable or slow); `pooled`: titles name the run folder."""
     ex = _examples(a)
-    spec, _ = analyze.load_sweep(run_dir)
-    task = spec.task.build()
-    trained = analyze.trained_readouts(run_dir)
-    jobs = {j.network_id: j for j in analyze.expand(spec)}
-    points = _points(run_dir)
+    runs = {r: _RunData.load(Path(r)) for r in ex["run_dir"].unique()}
     fig, axes = plt.subplots(1, len(ex), figsize=(4.2 * len(ex), 4), squeeze=False)
     for ax, (_, row) in zip(axes[0], ex.iterrows(), strict=False):
-        nid = int(row["network_id"])
+        nid, run_dir = int(row["network_id"]), Path(row["run_dir"])
+        task, trained, jobs, points = runs[row["run_dir"]]
         pop = Population([jobs[nid].spec], task.n_in, task.n_out, dtype=torch.float64)
         pop.w_out.copy_(torch.from_numpy(trained[nid][0][None]))
         x = trial_end_states(pop, task, torch.from_numpy(trained[nid][1][None]).double())
@@ -185,14 +219,31 @@ def _state_space(run_dir: Path, a: pd.DataFrame) -> plt.Figure:
             ax.scatter(
                 *p2[~stable].T, facecolors="none", edgecolors="r", s=40, label="unstable/slow"
             )
+        where = f"{run_dir.name} " if pooled else ""
         ax.set_title(
-            f"net {nid}: {row['mechanism']}\ng={row['g']:g} pg={row['pg']:g} fb={row['fb']:g}"
+            f"{where}net {nid}: {row['mechanism']}\n"
+            f"g={row['g']:g} pg={row['pg']:g} fb={row['fb']:g}"
         )
         ax.set_xlabel("PC1")
         ax.set_ylabel("PC2")
     axes[0, 0].legend(fontsize=7, frameon=False)
     fig.suptitle("state space (PCA of one trial of each type) with fixed and slow points", y=1.06)
     return fig
+
+
+class _RunData(NamedTuple):
+    """What the state-space panels need from one run folder."""
+
+    task: Task
+    trained: dict[int, tuple[np.ndarray, np.ndarray]]
+    jobs: dict[int, Job]
+    points: dict[int, FixedPoints]
+
+    @classmethod
+    def load(cls, run_dir: Path) -> _RunData:
+        spec, _ = analyze.load_sweep(run_dir)
+        jobs = {j.network_id: j for j in analyze.expand(spec)}
+        return cls(spec.task.build(), analyze.trained_readouts(run_dir), jobs, _points(run_dir))
 
 
 def _points(run_dir: Path) -> dict[int, FixedPoints]:
@@ -204,25 +255,26 @@ def _points(run_dir: Path) -> dict[int, FixedPoints]:
     return out
 
 
-def _activity(a: pd.DataFrame, curves: dict[str, np.ndarray], order: np.ndarray) -> plt.Figure:
+def _activity(a: pd.DataFrame, curves: dict[str, np.ndarray], pooled: bool = False) -> plt.Figure:
     """Left: unit |r| through the memory window for example networks (units sorted by how much
-    they keep). Right: persistent / phasic / saturated unit fractions per mechanism."""
+    they keep; `pooled`: titles name the run folder). Right: persistent / phasic / saturated
+    unit fractions per mechanism."""
     ex = _examples(a, 3)
     fig, axes = plt.subplots(
         1, len(ex) + 1, figsize=(5.2 * (len(ex) + 1), 4.2), squeeze=False, layout="constrained"
     )
-    pos = {int(n): i for i, n in enumerate(curves["network_id"])}
-    for ax, (_, row) in zip(axes[0], ex.iterrows(), strict=False):
+    for ax, (i, row) in zip(axes[0], ex.iterrows(), strict=False):
         if "window_rates" not in curves:
             break
-        r = curves["window_rates"][pos[int(row["network_id"])]]  # [T,N]
+        r = curves["window_rates"][i]  # [T,N]; curves are in the rows' order
         keep = r[-max(1, len(r) // 5) :].mean(0) / np.maximum(
             r[: max(1, len(r) // 5)].mean(0), 1e-9
         )
         rel = r / np.maximum(r[:1], 1e-9)  # each unit relative to its level at window start
         im = ax.imshow(rel[:, np.argsort(keep)].T, aspect="auto", cmap="magma", vmin=0, vmax=1.5)
         fig.colorbar(im, ax=ax, label="|r| relative to window start")
-        ax.set_title(f"net {int(row['network_id'])}: {row['mechanism']}")
+        where = f"{Path(row['run_dir']).name} " if pooled else ""
+        ax.set_title(f"{where}net {int(row['network_id'])}: {row['mechanism']}")
         ax.set_xlabel("step in memory window")
         ax.set_ylabel("unit (sorted by late/early |r|)")
     ax = axes[0, -1]
@@ -258,41 +310,50 @@ def _fixed_points(a: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def _md_table(df: pd.DataFrame) -> str:
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "---|" * len(df.columns)
-    fmt = [
-        " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in r)
-        for r in df.itertuples(index=False)
-    ]
-    return "\n".join([head, sep, *(f"| {r} |" for r in fmt)])
-
-
-def _markdown(run_dir: Path, rows: pd.DataFrame, figs: list[str]) -> str:
+def _markdown(pooled: pool.Pooled, figs: list[str]) -> str:
+    rows = pooled.rows
     a = report.analysed(rows)
-    mech = report.per_mechanism(rows).reset_index(names="mechanism")
-    claims = report.claims(rows)
-    verdict = {True: "holds", False: "does not hold", None: "not testable"}
+    if len(pooled.run_dirs) == 1:
+        head = [f"# Working-memory analysis of `{pooled.run_dirs[0]}`", ""]
+    else:
+        per = pooled.all_rows.groupby("run_dir", sort=False)
+        runs = pd.DataFrame(
+            {
+                "run folder": [f"`{r}`" for r in per.groups],
+                "networks": [str(len(g)) for _, g in per],
+                "analysed": [str(int(g["analyzed"].sum())) for _, g in per],
+                "already in an earlier folder (dropped)": [
+                    f"{int(g['duplicate'].sum())} ({int((g['duplicate'] & g['analyzed']).sum())}"
+                    " analysed)"
+                    for _, g in per
+                ],
+            }
+        )
+        head = [
+            f"# Working-memory analysis of {len(pooled.run_dirs)} run folders, pooled",
+            "",
+            claims.md_table(runs),
+            "",
+            f"A network listed by several folders (same {', '.join(pool.KEY)}) is counted once, "
+            "from the first folder listing it.",
+            "",
+        ]
     lines = [
-        f"# Working-memory analysis of `{run_dir}`",
-        "",
-        f"{len(rows)} networks in the sweep, {len(a)} analysed (test RMSE within the analysis "
+        *head,
+        f"{len(rows)} distinct networks, {len(a)} analysed (test RMSE within the analysis "
         'threshold). Definitions: docs/wm.md ("Analysis").',
         "",
         "## Mechanisms and robustness",
         "",
-        _md_table(mech),
+        claims.mechanism_table(rows, pooled.d_max),
         "",
-        "## The paper's claims on this sweep",
-        "",
-        *(f"- **{c}** — {verdict[ok]}: {n}" for c, n, ok in claims),
-        "",
+        claims.section(pooled),
         "## Figures",
         "",
         *(f"![{f}]({f})\n" for f in figs),
         "## Success per hyper-parameters",
         "",
-        _md_table(report.success_table(rows)),
+        claims.md_table(report.success_table(rows)),
         "",
     ]
     return "\n".join(lines)
