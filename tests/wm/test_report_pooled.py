@@ -8,37 +8,16 @@ import sys
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from gigalearn.common.errors import ConfigError, DataError
 from gigalearn.wm import pool
-from gigalearn.wm.cli import app
+
+from .tiny import run, tiny_analysis, tiny_spec
 
 # two tiny sweeps sharing g = 1.5 seeds 0-1: the same networks, listed by both folders
-SPEC_A = """name: pool-a
-task: {dt: 0.5}
-grid: {g: [1.2, 1.5], pg: [0.9], fb: [10], n: [12], seeds: [0, 1]}
-force: {n_trials: 2}
-n_stim_seeds: 1
-chunk_size: 2
-threads: 1
-"""
-SPEC_B = SPEC_A.replace("pool-a", "pool-b").replace("g: [1.2, 1.5]", "g: [1.5]")
-SPEC_B = SPEC_B.replace("seeds: [0, 1]", "seeds: [0, 1, 2]")
-CONFIG = """min_success: null        # the tiny networks are untrained: analyse them all
-chunk_size: 2
-attractors: {n_starts: 2, trial_lengths: 2}
-efficiency: {n_starts: 4, max_iters: 30}
-forgetting: {d_max: 11, d_step: 5}
-noise: {repeats: 1, sigmas: [0.1, 10.0]}
-silencing: {n_units: [5, 100]}
-"""
-
-
-def run(*args):
-    r = CliRunner().invoke(app, [str(a) for a in args], terminal_width=200)
-    r.text = " ".join(r.output.split())
-    return r
+SPEC_A = tiny_spec("pool-a")
+SPEC_B = tiny_spec("pool-b", g="[1.5]", seeds="[0, 1, 2]")
+CONFIG = tiny_analysis(chunk_size=2)
 
 
 @pytest.fixture(scope="module")

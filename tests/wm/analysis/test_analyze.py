@@ -7,34 +7,14 @@ import sys
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from gigalearn.common.errors import ConfigError, DataError
 from gigalearn.wm import analyze, store
-from gigalearn.wm.cli import app
 
-SPEC = """name: analyze-tiny
-task: {dt: 0.5}
-grid: {g: [1.2, 1.5], pg: [0.9], fb: [10], n: [12], seeds: [0, 1]}
-force: {n_trials: 2}
-n_stim_seeds: 1
-chunk_size: 2
-threads: 1
-"""
-CONFIG = """min_success: null        # the tiny networks are untrained: analyse them all
-chunk_size: 1
-attractors: {n_starts: 2, trial_lengths: 2}
-efficiency: {n_starts: 4, max_iters: 30}
-forgetting: {d_max: 11, d_step: 5}
-noise: {repeats: 1, sigmas: [0.1, 10.0]}
-silencing: {n_units: [5, 100]}
-"""
+from ..tiny import run, tiny_analysis, tiny_spec
 
-
-def run(*args):
-    r = CliRunner().invoke(app, [str(a) for a in args], terminal_width=200)
-    r.text = " ".join(r.output.split())
-    return r
+SPEC = tiny_spec("analyze-tiny")
+CONFIG = tiny_analysis(chunk_size=1)
 
 
 @pytest.fixture(scope="module")
