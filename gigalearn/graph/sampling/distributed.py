@@ -36,10 +36,9 @@ class PartitionRows:
     indptr: np.ndarray
     """[n + 1] over every node of the frontier type; other partitions' rows are empty."""
     indices: np.ndarray
-    position: np.ndarray
-    """Each kept entry's position in the whole store's CSR."""
+    """The owned rows' neighbours, in the store's id dtype."""
     eid: np.ndarray
-    """Each kept entry's edge id."""
+    """Each kept entry's edge id, in the narrowest integer type that holds the store's."""
     weight: np.ndarray | None
     """The edge type's weights by edge id (memory-mapped), for weighted sampling."""
 
@@ -51,7 +50,8 @@ def partition_rows(
     edge_types: Sequence[EdgeType] | None = None,
     direction: str = "in",
 ) -> dict[EdgeType, PartitionRows]:
-    """The rows `part` owns, per edge type: what one worker holds."""
+    """The rows `part` owns, per edge type: what one worker holds (about 8 bytes per owned
+    edge with int32 ids, plus 8 bytes per node of the row pointer)."""
     out = {}
     end = 2 if direction == "in" else 0  # the frontier's end of the edge type
     for t in edge_types or store.edge_types:
@@ -63,9 +63,10 @@ def partition_rows(
         # positions of the owned rows' entries: each row's start, then a running index
         starts = np.repeat(indptr[:-1] - kept[:-1], deg)
         position = starts + np.arange(kept[-1], dtype=np.int64)
+        eid_type = np.int32 if len(csr.indices) < 2**31 else np.int64
         eid = np.asarray(csr.eid)[position] if csr.eid is not None else position
-        indices = np.asarray(csr.indices)[position].astype(np.int64)
-        out[tuple(t)] = PartitionRows(kept, indices, position, eid, store.edge_weight(t))
+        indices = np.asarray(csr.indices)[position]
+        out[tuple(t)] = PartitionRows(kept, indices, eid.astype(eid_type), store.edge_weight(t))
     return out
 
 
@@ -87,20 +88,19 @@ def _sample_owned(
     hop: int,
     caller: int = -1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run on the owner: (count per node, neighbours, edge ids or store positions); `caller`
+    """Run on the owner: (count per node, neighbours, edge ids if asked else empty); `caller`
     is the asking worker's rank, for the request counts."""
     rows = _ROWS.get((tuple(t), direction))
     _SERVED[caller] = _SERVED.get(caller, 0) + 1
     if rows is None:
         raise ConfigError(f"this worker holds no {direction}-rows of edge type {list(t)}")
-    # what the single-host kernel reports: edge ids when asked (or weighted), else positions
-    ids = rows.eid if edge_ids or weighted else rows.position
     weight = rows.weight if weighted else _EMPTY_F32
     offsets, nbrs, eids = kernels.sample_neighbors_serial(
-        rows.indptr, rows.indices, ids, nodes, _EMPTY_I64, fanout, replace, weight, _EMPTY_I64,
-        np.uint64(seed % 2**64), hop,
+        rows.indptr, rows.indices, rows.eid, nodes, _EMPTY_I64, fanout, replace, weight,
+        _EMPTY_I64, np.uint64(seed % 2**64), hop,
     )  # fmt: skip
-    return np.diff(offsets), nbrs, eids
+    # edge ids travel back only when the requester needs them
+    return np.diff(offsets), nbrs, eids if edge_ids or weighted else _EMPTY_I64
 
 
 def worker_name(rank: int) -> str:
@@ -165,25 +165,31 @@ class DistributedKHopSampler(KHopSampler):
         f_nodes, f_local, _ = frontier
         owner = self.partition.of(t[self._ends[0]])[f_nodes]
         needs_eid = o.edge_ids or o.weighted
-        calls = []
+        calls, mine = [], None
         for part in np.unique(owner):
             idx = np.flatnonzero(owner == part)
             args = (t, o.direction, f_nodes[idx], fanout, o.replace, o.weighted, needs_eid)
             args = (*args, seed, hop, self.rank)
-            calls.append((idx, rpc.rpc_async(worker_name(int(part)), _sample_owned, args=args)))
-        answers = [(idx, fut.wait()) for idx, fut in calls]
+            if part == self.rank:
+                mine = (idx, args)  # sampled here while the other workers answer
+            else:
+                calls.append((idx, rpc.rpc_async(worker_name(int(part)), _sample_owned, args=args)))
+        answers = [] if mine is None else [(mine[0], _sample_owned(*mine[1]))]
+        answers += [(idx, fut.wait()) for idx, fut in calls]
         counts = np.zeros(len(f_nodes), dtype=np.int64)
         for idx, (c, _, _) in answers:
             counts[idx] = c
         offsets = np.zeros(len(f_nodes) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         nbrs = np.empty(offsets[-1], dtype=np.int64)
-        eids = np.empty(offsets[-1], dtype=np.int64)
+        eids = (np.empty if needs_eid else np.zeros)(offsets[-1], dtype=np.int64)
         for idx, (c, nb, ei) in answers:
             # each answer's rows go back to their frontier positions
             ends = np.cumsum(c)
             slot = np.repeat(offsets[idx] - (ends - c), c) + np.arange(len(nb))
-            nbrs[slot], eids[slot] = nb, ei
+            nbrs[slot] = nb
+            if needs_eid:
+                eids[slot] = ei
         ei, added, count = relabel_hop(
             nbrs, offsets, f_local, target.scratch, target.count, o.direction == "in"
         )
