@@ -39,119 +39,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sampling_graphs import describe, movielens_store, synthetic_store
+from sampling_report import BATCH, FANOUT, report
 
-from gigalearn.graph.datasets.movielens import cache_root, fetch_movielens
+from gigalearn.graph.datasets.movielens import cache_root
 from gigalearn.graph.datasets.synthetic import PowerLawSpec
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORKER = HERE / "sampling_peer.py"
 DEFAULT_PEER = HERE / ".venv-peer" / "bin" / "python"
-FANOUT = [15, 10]
-BATCH = 1024
-N_FEATURES = 16
-
-
-# ---- graphs ---------------------------------------------------------------------------------
-def _hash_features(id_col: str) -> str:
-    """16 deterministic pseudo-random features in [0, 1) per node, computed by the engine."""
-    return ", ".join(
-        f"(hash({id_col}, {i}) % 1000003) / 1000003.0 AS f{i}" for i in range(N_FEATURES)
-    )
-
-
-def _build_store(name: str, config: dict, root: Path) -> Path:
-    store = root / "runs" / name / "graph"
-    if (store / "metadata.json").exists():
-        return store
-    cfg_path = root / f"{name}.yaml"
-    cfg_path.write_text(json.dumps(config, indent=1))  # JSON is YAML
-    print(f"  building GraphStore {name} (cached for later runs) ...", flush=True)
-    t0 = time.perf_counter()
-    subprocess.run(
-        [str(Path(sys.executable).with_name("gigalearn")), "graph", "preprocess", str(cfg_path),
-         "--runs-dir", str(root / "runs")],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    print(f"  built in {time.perf_counter() - t0:.1f} s", flush=True)
-    return store
-
-
-def synthetic_store(spec: PowerLawSpec, root: Path) -> Path:
-    tag = f"{spec.num_nodes}-{spec.num_edges}-{spec.exponent}-{spec.seed}"
-    db = root.parent / f"powerlaw-{tag}.duckdb"  # shared with bench_preprocess.py
-    if not db.exists():
-        print(f"  writing {db.name} ...", flush=True)
-        subprocess.run(
-            [str(Path(sys.executable).with_name("gigalearn")), "graph", "synthetic",
-             "--out", str(db), "--nodes", str(spec.num_nodes), "--edges", str(spec.num_edges),
-             "--exponent", str(spec.exponent), "--seed", str(spec.seed)],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-    features = {f"f{i}": "passthrough" for i in range(N_FEATURES)}
-    config = {
-        "name": f"sampling-powerlaw-{tag}".replace(".", "_"),  # names: letters, digits, _ -
-        "source": {"engine": "duckdb", "uri": str(db)},
-        "nodes": {
-            "node": {
-                "query": f"SELECT node_id, {_hash_features('node_id')} FROM nodes",
-                "id": "node_id",
-                "features": features,
-            }
-        },
-        "edges": [
-            {"type": ["node", "links", "node"], "table": "edges", "src": "src", "dst": "dst"}
-        ],
-    }
-    return _build_store(config["name"], config, root)
-
-
-def movielens_store(root: Path) -> Path:
-    db = fetch_movielens("1m", root.parent / "ml-1m.duckdb")  # shared with bench_preprocess.py
-    u = "'u' || CAST(user_id AS VARCHAR)"
-    m = "'m' || CAST(movie_id AS VARCHAR)"
-    features = {f"f{i}": "passthrough" for i in range(N_FEATURES)}
-    config = {
-        "name": "sampling-ml-1m-homogeneous",
-        "source": {"engine": "duckdb", "uri": str(db)},
-        "nodes": {
-            "node": {
-                "query": f"SELECT id, {_hash_features('id')} FROM "
-                f"(SELECT {u} AS id FROM users UNION SELECT {m} AS id FROM movies)",
-                "id": "id",
-                "features": features,
-            }
-        },
-        "edges": [
-            {
-                "type": ["node", "rated", "node"],
-                "query": f"SELECT {u} AS src, {m} AS dst FROM ratings "
-                f"UNION ALL SELECT {m} AS src, {u} AS dst FROM ratings",
-                "src": "src",
-                "dst": "dst",
-            }
-        ],
-    }
-    return _build_store(config["name"], config, root)
-
-
-def describe(store_path: Path) -> dict:
-    from gigalearn.graph.store import GraphStore
-
-    g = GraphStore(store_path)
-    ((n_type,), (e_type,)) = g.node_types, g.edge_types
-    csr = g.csr(e_type, "in")
-    deg = csr.degrees()
-    return {
-        "nodes": g.num_nodes(n_type),
-        "edges": g.num_edges(e_type),
-        "features": int(g.node_features(n_type).shape[1]),
-        "indices_dtype": str(csr.indices.dtype),
-        "indices_mb": csr.indices.nbytes / 2**20,
-        "max_in_degree": int(deg.max()),
-        "mean_in_degree": float(deg.mean()),
-        "zero_in_degree": int((deg == 0).sum()),
-    }
 
 
 # ---- measuring processes --------------------------------------------------------------------
@@ -332,113 +229,6 @@ def bench_graph(
     out["wall_s"] = time.perf_counter() - t0
     report(out, peer_ok)
     return out
-
-
-# ---- printing -------------------------------------------------------------------------------
-def _m(x: float) -> str:
-    return f"{x / 1e6:8.2f} M/s"
-
-
-def _med(xs: list[float]) -> float:
-    return statistics.median(xs)
-
-
-def _epochs(rates: list[float]) -> str:
-    return ", ".join(f"{r:.1f}" for r in rates)
-
-
-def report(o: dict, peer_ok: bool) -> None:
-    n = o["cores"]
-    print(
-        f"\n   sampled edges/s, fan-out {FANOUT}, {BATCH:,} seeds/batch "
-        f"(median over {o['rounds']} rounds x {o['batches']} batches):"
-    )
-    head = ("", "edges/s", "batch ms", "edges/CPU-s", "edges/batch", "per-round min - max")
-    print("   {:34s} {:>12s} {:>9s} {:>12s} {:>12s}   {}".format(*head))
-    rows = [
-        ("ours, 1 thread", "ours1"),
-        (f"ours, {n} threads", "oursN"),
-        ("ours, 1 thread, no edge ids", "ours1_noeid"),
-        ("PyG NeighborSampler, 1 thread", "peer1"),
-        (f"PyG NeighborSampler, {n} threads", "peerN"),
-    ]
-    for name, k in rows:
-        if k in o:
-            r = o[k]
-            spread = f"{_m(r['round_min']).strip()} - {_m(r['round_max']).strip()}"
-            ms, edges = r["median_batch_s"] * 1e3, r["median_edges"]
-            rate, cpu = _m(r["edges_per_s"]), _m(r["edges_per_cpu_s"])
-            print(f"   {name:34s} {rate} {ms:9.2f} {cpu} {edges:12,.0f}   {spread}")
-        else:
-            why = o.get("peer_error") or o.get("peer_reason", "")
-            print(f"   {name:34s} peer unavailable: {why}")
-    floors = (
-        ("floor: numpy take, 1 thread", "floor1"),
-        (f"floor: numba prange, {n} thr.", "floorN"),
-    )
-    for name, k in floors:
-        f = o[k]
-        rate, cpu, ms = _m(f["reads_per_s"]), _m(f["reads_per_cpu_s"]), f["median_s"] * 1e3
-        print(f"   {name:34s} {rate} {ms:9.2f} {cpu} {f['reads']:12,d}   (reads)")
-    print("   ratios (same run; wall-clock, and per CPU second in brackets):")
-    for tag, label in (("1", "1 thread"), ("N", f"{n} threads")):
-        ours, floor = o["ours" + tag], o["floor" + tag]
-        wall = ours["edges_per_s"] / floor["reads_per_s"]
-        cpu = ours["edges_per_cpu_s"] / floor["reads_per_cpu_s"]
-        line = f"     {label:10s} ours / floor = {wall:6.1%} [{cpu:6.1%}] (target >= 50%)"
-        if "peer" + tag in o:
-            peer = o["peer" + tag]
-            wall = ours["edges_per_s"] / peer["edges_per_s"]
-            cpu = ours["edges_per_cpu_s"] / peer["edges_per_cpu_s"]
-            line += f"   ours / PyG = {wall:5.2f}x [{cpu:5.2f}x] (target >= 5x)"
-        print(line)
-    bare, floor = o["ours1_noeid"], o["floor1"]
-    print(
-        f"     1 thread, without edge ids: ours / floor = "
-        f"{bare['edges_per_s'] / floor['reads_per_s']:6.1%} "
-        f"[{bare['edges_per_cpu_s'] / floor['reads_per_cpu_s']:6.1%}]"
-    )
-    scale = o["oursN"]["edges_per_s"] / o["ours1"]["edges_per_s"]
-    print(f"     ours {n} threads / ours 1 thread = {scale:.2f}x", end="")
-    if "peer1" in o:
-        peer_scale = o["peerN"]["edges_per_s"] / o["peer1"]["edges_per_s"]
-        print(f";  PyG {n} threads / 1 thread = {peer_scale:.2f}x", end="")
-    print()
-    if "edges_ratio_peer_over_ours" in o:
-        same = o["edges_ratio_peer_over_ours"]
-        print(f"     median edges per batch, PyG / ours = {same:.3f} (same seeds)")
-    print("   end-to-end loader, batches/s (sampling + 16 node features gathered + PyG Data):")
-    for w in (0, 2):
-        ours = o[f"loader_ours_{w}"]
-        line = (
-            f"     {w} workers: ours {_med(ours['rates']):7.2f} (epochs {_epochs(ours['rates'])})"
-        )
-        if not w:
-            line += f" [{_med(ours['cpu_rates']):.1f}/CPU-s]"
-        peer = o.get(f"loader_peer_{w}")
-        if peer:
-            ratio = _med(ours["rates"]) / _med(peer["rates"])
-            line += f"   PyG {_med(peer['rates']):7.2f} (epochs {_epochs(peer['rates'])})"
-            if not w:
-                line += f" [{_med(peer['cpu_rates']):.1f}/CPU-s]"
-            line += f"   ours / PyG {ratio:.2f}x"
-        elif peer_ok:
-            line += f"   PyG failed: {o.get(f'loader_peer_{w}_error', '?')}"
-        print(line)
-    print("   peak memory, MB (ru_maxrss; touched pages of the memory-mapped store count too):")
-    sampler = f"ours {o['ours_rss']['maxrss_mb']:.0f}"
-    if "peer_rss" in o:
-        sampler += f", PyG {o['peer_rss']['maxrss_mb']:.0f}"
-    print(f"     sampler processes: {sampler}")
-    for w in (0, 2):
-        parts = []
-        for who, name in (("ours", "ours"), ("peer", "PyG")):
-            r = o.get(f"loader_{who}_{w}")
-            if r:
-                kid = f" + workers {r['children_maxrss_mb']:.0f} each at most" if w else ""
-                parts.append(f"{name} {r['maxrss_mb']:.0f}{kid}")
-        print(f"     loader, {w} workers: " + ", ".join(parts))
-    print(f"   ({o['wall_s']:.0f} s for this graph)", flush=True)
 
 
 def main() -> None:

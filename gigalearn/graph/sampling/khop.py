@@ -12,6 +12,12 @@ from torch.utils.data import get_worker_info
 
 from gigalearn.graph.config import SamplingConfig
 from gigalearn.graph.sampling import kernels
+from gigalearn.graph.sampling.fused import (
+    FUSED_MAX_FRONTIER,
+    MAX_FANOUT,
+    new_workspace,
+    sample_uniform_khop,
+)
 from gigalearn.graph.sampling.hop import sample_hop
 from gigalearn.graph.sampling.subgraph import EdgeType, SampledSubgraph
 from gigalearn.graph.store import GraphStore
@@ -155,6 +161,27 @@ class KHopSampler:
         )
         # with in-sampling the frontier is an edge type's destination end, else its source end
         self._ends = (2, 0) if o.direction == "in" else (0, 2)
+        self._fused = self._fused_fanouts()
+        # how much wider than the seeds a frontier can get (-1: a whole row, unbounded)
+        growth = self._fused[:-1] if self._fused is not None else []
+        self._fused_growth = 2**62 if -1 in growth else int(np.prod(growth, dtype=np.int64))
+        self._workspace = new_workspace()  # reused batch after batch (not thread-safe: nor
+        # is the relabelling scratch, so one sampler serves one thread at a time anyway)
+
+    def _fused_fanouts(self) -> np.ndarray | None:
+        """Per-hop fan-outs when every hop can run in one compiled call (`fused`): one edge
+        type within one node type, uniform, without replacement, not disjoint, the kernels'
+        fan-outs, and this class's own `_expand` (a subclass may sample elsewhere)."""
+        o = self.options
+        if len(self.edge_types) != 1 or type(self)._expand is not KHopSampler._expand:
+            return None
+        (t,) = self.edge_types
+        fanouts = [self._fanout(t, h) for h in range(o.num_hops)]
+        if t[0] != t[2] or self.disjoint or o.weighted or o.replace:
+            return None
+        if not all(f == -1 or 0 < f <= MAX_FANOUT for f in fanouts):
+            return None
+        return np.array(fanouts, dtype=np.int64)
 
     def _fanout(self, t: EdgeType, hop: int) -> int:
         f = self.options.fanout
@@ -205,6 +232,32 @@ class KHopSampler:
         pair = (n_local, owner) if o.direction == "in" else (owner, n_local)
         return np.stack(pair), eids, added, roots
 
+    def _sample_fused(self, seeds: dict[str, np.ndarray], seed: int) -> SampledSubgraph:
+        """`sample_multi` in one compiled call (see `_fused_fanouts`); the same result."""
+        o = self.options
+        (t,) = self.edge_types
+        ((n_type, ids),) = seeds.items()
+        csr = self._csr[t]
+        eid = csr.eid if csr.eid is not None and o.edge_ids else _EMPTY_I64
+        nodes, edge_index, eids, hop_nodes, hop_edges, self._workspace = sample_uniform_khop(
+            csr.indptr, csr.indices, eid, ids, self._fused, np.uint64(seed % 2**64),
+            self._scratch[n_type], o.direction == "in", o.edge_ids, self._workspace,
+        )  # fmt: skip
+        if hop_nodes[0] != len(ids):
+            raise ValueError(f"seeds of type '{n_type}' must be distinct within a batch")
+        zeros = [0] * (o.num_hops + 1)
+        return SampledSubgraph(
+            node_ids={n: nodes if n == n_type else _EMPTY_I64 for n in self.store.node_types},
+            edge_index={t: edge_index},
+            edge_ids={t: eids} if o.edge_ids else None,
+            seed_type=n_type,
+            batch_size=len(ids),
+            num_sampled_nodes={
+                n: hop_nodes.tolist() if n == n_type else list(zeros) for n in self.store.node_types
+            },
+            num_sampled_edges={t: hop_edges.tolist()},
+        )
+
     def sample(
         self, seed_type: str, seeds: np.ndarray, seed: int = 0, seed_time: np.ndarray | None = None
     ) -> SampledSubgraph:
@@ -222,6 +275,12 @@ class KHopSampler:
         link-prediction batch); each type's seeds come first among its nodes."""
         o = self.options
         seeds = {n: np.asarray(v, dtype=np.int64) for n, v in seeds.items()}
+        parallel = o.parallel and get_worker_info() is None  # see KHopOptions.parallel
+        if self._fused is not None and len(seeds) == 1 and self.edge_types[0][0] in seeds:
+            # one thread; with threads allowed, only while no frontier can outgrow that
+            widest = len(next(iter(seeds.values()))) * self._fused_growth
+            if not parallel or widest <= FUSED_MAX_FRONTIER:
+                return self._sample_fused(seeds, seed)
         all_times = None
         if o.temporal:
             if seed_time is None or any(
@@ -235,7 +294,6 @@ class KHopSampler:
         hop_nodes = {n: [0] * (o.num_hops + 1) for n in nodes}
         hop_edges: dict[EdgeType, list[int]] = {t: [0] * o.num_hops for t in self.edge_types}
         edges: dict[EdgeType, list] = {t: [] for t in self.edge_types}
-        parallel = o.parallel and get_worker_info() is None  # see KHopOptions.parallel
         try:
             frontier, offset = {}, 0
             for n, ids in seeds.items():
