@@ -39,6 +39,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS since exec (VmHWM; ru_maxrss would carry over the parent's peak
+    through fork + exec, e.g. METIS's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _partition(store_path: Path, parts: int, method: str):
     """The store's partition, computed once and cached next to the store."""
     from gigalearn.graph.partition import Partition, edge_cut, partition_graph
@@ -128,7 +137,7 @@ def worker(rank: int, args: argparse.Namespace) -> None:
             num_edges=store.num_edges(t),
         )
     stop_worker()
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = _peak_rss_mb()
     Path(f"{args.out}.{rank}").write_text(json.dumps(result))
 
 
