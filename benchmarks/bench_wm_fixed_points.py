@@ -18,10 +18,11 @@ one-at-a-time baseline finishes in minutes). Starts are states sampled along eac
 autonomous trajectory (plus jitter). Both methods start from exactly the same states.
 
 Ours: `find_fixed_points` with its default method (compiled L-BFGS, one network at a time with
-its starts batched, Levenberg–Marquardt for crawling starts; `--method lbfgs_torch`,
-`gauss_newton` or `adam` for the others), then Newton polish and deduplication; timed without
-eigenvalues, after one untimed warm-up call (numba loads its compiled code from the on-disk
-cache; a first-ever run compiles for ~30 s). Baseline: scipy L-BFGS-B on q with its analytic
+its starts batched, Levenberg–Marquardt with geodesic acceleration for crawling starts;
+`--method lbfgs_torch`, `gauss_newton` or `adam` for the others), then Newton polish and
+deduplication; timed without eigenvalues, after one untimed warm-up call (numba loads its
+compiled code from the on-disk cache; a first-ever run compiles for ~30 s). Baseline: scipy
+L-BFGS-B on q with its analytic
 gradient, one start at a time, the same iteration cap; its end points are then deduplicated and
 Newton-polished by the same code with no extra search (that part is *not* timed, in the
 baseline's favour). Each side runs --repeats times (default 3), alternating; reported: median
@@ -58,6 +59,7 @@ from gigalearn.wm.analysis import (  # noqa: E402
     find_fixed_points,
     trajectory_starts,
 )
+from gigalearn.wm.analysis.levenberg import levenberg_marquardt  # noqa: E402
 from gigalearn.wm.analysis.trials import trial_end_states  # noqa: E402
 from gigalearn.wm.analyze import trained_readouts  # noqa: E402
 from gigalearn.wm.network import Population  # noqa: E402
@@ -170,6 +172,7 @@ def run_case(
     print(f"load average before: {load()}")
     # warm-up: load every compiled function once (not timed; numba's on-disk cache)
     find_fixed_points(w[:1], starts[:1, :2], options=replace(opt, max_iters=300))
+    levenberg_marquardt(2.0 * np.eye(2), np.ones(2), 1.0, 5, 1e-20, True)
 
     walls, cpus, base_walls, base_cpus = [], [], [], []
     for _ in range(repeats):

@@ -1,5 +1,6 @@
 """Compiled CPU minimisers for `find_fixed_points`: L-BFGS on q(x) = ½‖F(x)‖² over one network's
-starts at a time, and Levenberg–Marquardt on F(x) = 0 for the starts where L-BFGS crawls.
+starts at a time, then Levenberg–Marquardt on F(x) = 0 (`levenberg.lm_core`) for the starts
+where L-BFGS crawls.
 
 Why compiled, and one network at a time: at N=200 a batched torch step over all P networks streams
 every `[N,N]` matrix from memory twice per q evaluation, while one network's W (0.3 MB) stays in a
@@ -11,7 +12,10 @@ Why Levenberg–Marquardt: near a nearly singular fixed point q is flat along on
 L-BFGS needs thousands of iterations to crawl the last factor 10⁴ of q (a one-at-a-time scipy
 L-BFGS-B does the same). Damped steps with the exact Jacobian get there in tens of iterations, to
 the same point. A start is handed over only when its projected remaining L-BFGS iterations exceed
-`lm_after`, because an LM step costs O(N³) against O(N²) for an L-BFGS evaluation.
+`lm_after`, or when it stalls at a small q, because an LM step costs O(N³) against O(N²) for an
+L-BFGS evaluation. On trained networks most starts stall on a slow manifold and go to LM; there,
+starts that join the LM path of an earlier start to a slow point stop early (see
+`lbfgs_then_lm`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
+
+from gigalearn.wm.analysis.levenberg import levenberg_marquardt, lm_core
+
+__all__ = ["lbfgs_network", "lbfgs_then_lm", "levenberg_marquardt"]
 
 if TYPE_CHECKING:
     from gigalearn.wm.analysis.fixed_points import FixedPointOptions
@@ -173,81 +181,18 @@ def lbfgs_network(
     return status
 
 
-@njit(cache=True)
-def _residual(w: np.ndarray, x: np.ndarray, tau: float) -> np.ndarray:
-    return (np.dot(w, np.tanh(x)) - x) / tau
+def _crawl_all(w: np.ndarray, tau: float, x: np.ndarray, status: np.ndarray, below: float) -> None:
+    """Hand every running start of one network with q < below to LM (status CRAWLING).
 
-
-@njit(cache=True)
-def levenberg_marquardt(
-    w: np.ndarray, x: np.ndarray, tau: float, iters: int, tol_q: float, newton_first: bool
-) -> int:
-    """Levenberg–Marquardt on F(x) = 0 for one start x `[N]` (updated in place): solve
-    (JᵀJ + μI) dx = −JᵀF, accept if q drops, adapt μ by the gain ratio (Nielsen's rule).
-    newton_first: try the undamped step J dx = −F first at every iteration (one LU, no JᵀJ;
-    for polishing points already near a root) and damp only when it fails to lower q.
-    Stops when q < tol_q, after `iters` solves, when no damping gives a decrease, or when q fell
-    less than 10% over the last 10 solves (a local minimum of q, not a root: at N=1000 each solve
-    costs as much as ~200 L-BFGS evaluations; near a nearly singular root q still falls ~2× per
-    solve, and a twofold-per-10 rule lost such roots). Returns the number of solves."""
-    n = x.size
-    wt = np.ascontiguousarray(w.T)
-    f = _residual(w, x, tau)
-    q = 0.5 * np.dot(f, f)
-    mu, nu, solves = -1.0, 2.0, 0
-    jac, jac_t = np.empty((n, n)), np.empty((n, n))
-    q_mark, next_check = q, 10
-    while solves < iters and q >= tol_q:
-        if solves >= next_check:
-            if q > 0.9 * q_mark:
-                break
-            q_mark, next_check = q, solves + 10
-        s = 1.0 - np.tanh(x) ** 2
-        for i in range(n):
-            for j in range(n):
-                jac[i, j] = w[i, j] * s[j] / tau
-                jac_t[i, j] = wt[i, j] * s[i] / tau
-            jac[i, i] -= 1.0 / tau
-            jac_t[i, i] -= 1.0 / tau
-        if newton_first:
-            dx = np.linalg.solve(jac, -f)
-            solves += 1
-            x_new = x + dx
-            f_new = _residual(w, x_new, tau)
-            q_new = 0.5 * np.dot(f_new, f_new)
-            if q_new < q:  # np.isfinite is implied
-                x[:] = x_new
-                f, q = f_new, q_new
-                continue
-        a = np.dot(jac_t, jac)
-        grad = np.dot(jac_t, f)
-        if mu < 0:
-            mu = 1e-3 * np.max(np.diag(a))
-        improved = False
-        while solves < iters:
-            for i in range(n):
-                a[i, i] += mu
-            dx = np.linalg.solve(a, -grad)
-            for i in range(n):
-                a[i, i] -= mu
-            solves += 1
-            x_new = x + dx
-            f_new = _residual(w, x_new, tau)
-            q_new = 0.5 * np.dot(f_new, f_new)
-            predicted = 0.5 * np.dot(dx, mu * dx - grad)
-            gain = (q - q_new) / predicted if predicted > 0 else -1.0
-            if np.isfinite(q_new) and gain > 0:
-                x[:] = x_new
-                f, q = f_new, q_new
-                mu *= max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3)
-                nu, improved = 2.0, True
-                break
-            mu, nu = mu * nu, 2.0 * nu
-            if mu > 1e30:
-                break
-        if not improved:
-            break
-    return solves
+    Used when no start has converged by the first checkpoint: the starts of a trained network
+    crawl along a slow manifold (a few singular values of J ~1e-3) and stall there after ~600
+    iterations at N=1000; LM with path joining from iteration 200 costs about as many
+    factorisations as from the stalled states (216 against 170 on the trained benchmark
+    network, both roots found), so the L-BFGS iterations in between are mostly wasted. On
+    random networks some start has converged by then, and nothing changes.
+    """
+    f = (np.tanh(x) @ w.T - x) / tau
+    status[(status == OUT_OF_ITERS) & (0.5 * (f * f).sum(-1) < below)] = CRAWLING
 
 
 def lbfgs_then_lm(
@@ -258,23 +203,31 @@ def lbfgs_then_lm(
     checkpoint: Callable[[np.ndarray, float, np.ndarray, np.ndarray, FixedPointOptions], None]
     | None = None,
 ) -> np.ndarray:
-    """Run `lbfgs_network` network by network on x `[P,S,N]` (in place), then
-    `levenberg_marquardt` on each crawling start; returns the statuses `[P,S]`. With a
+    """Run `lbfgs_network` network by network on x `[P,S,N]` (in place), then Levenberg–Marquardt
+    (`levenberg.lm_core`) on each crawling start; returns the statuses `[P,S]`. With a
     checkpoint, L-BFGS pauses after chord_at iterations, then 2·chord_at, 4·chord_at, ...
     for checkpoint(w_p, τ_p, x_p, status_p, opt) to update starts and statuses, and resumes
-    (with fresh L-BFGS memory) for the starts still running."""
+    (with fresh L-BFGS memory) for the starts still running; if no start of the network has
+    converged at the first checkpoint, every running start with q < 10·lm_stall_q goes to LM
+    (`_crawl_all`). A network's crawling starts run LM lowest q first. The iterates of each run
+    that ends at a slow point (newton_q <= q < slow_q) are remembered once q < q(start)/10; a
+    later start that comes within lm_merge_tol (RMS) of one of them stops and is moved to that
+    run's end point. (Only slow points: joining runs that ended at roots lost a root in a
+    trained population, where LM end points at q ~ 1e-9 can be 0.01 RMS from their root.)"""
     n = x.shape[-1]
-    lm_after = 4.0 * n if opt.lm_after is None else opt.lm_after
+    lm_after = 8.0 * n if opt.lm_after is None else opt.lm_after
     status = np.empty(x.shape[:2], np.int64)
     chord_at = opt.chord_every(n)
     first = chord_at if checkpoint is not None and 0 < chord_at < opt.iters else opt.iters
-    args = (opt.history, opt.newton_q, opt.stall_window, opt.lm_q, opt.lm_stall_q, lm_after)
+    args = (opt.history, opt.newton_q, opt.window(n), opt.lm_q, opt.lm_stall_q, lm_after)
     for p in range(x.shape[0]):
         wp, tau = np.ascontiguousarray(w[p]), float(taus[p])
         status[p] = lbfgs_network(wp, x[p], tau, first, *args, 0, opt.iters)
         done = first
         while done < opt.iters and checkpoint is not None:
             checkpoint(wp, tau, x[p], status[p], opt)
+            if done == first and not (status[p] == CONVERGED).any():
+                _crawl_all(wp, tau, x[p], status[p], 10.0 * opt.lm_stall_q)
             again = np.nonzero(status[p] == OUT_OF_ITERS)[0]
             if again.size == 0:
                 break
@@ -283,6 +236,25 @@ def lbfgs_then_lm(
             status[p, again] = lbfgs_network(wp, xs, tau, until - done, *args, done, opt.iters)
             x[p, again] = xs
             done = until
-        for k in np.nonzero(status[p] == CRAWLING)[0]:
-            levenberg_marquardt(wp, x[p, k], tau, opt.lm_iters, opt.newton_q, False)
+        crawling = np.nonzero(status[p] == CRAWLING)[0]
+        if crawling.size == 0 or opt.lm_iters == 0:
+            continue
+        gram = wp.T @ wp
+        f = np.tanh(x[p, crawling]) @ wp.T - x[p, crawling]
+        known, owner, finals = np.zeros((0, n)), np.zeros(0, np.int64), []
+        path = np.empty((opt.lm_iters + 1, n))
+        for k in crawling[np.argsort((f * f).sum(-1))]:
+            xk = np.ascontiguousarray(x[p, k])
+            _, hit, m = lm_core(
+                wp, gram, xk, tau, opt.lm_iters, opt.newton_q, False, known, opt.lm_merge_tol, path
+            )
+            if hit >= 0:  # joined the path of an earlier start: it ends where that one did
+                x[p, k] = finals[owner[hit]]
+                continue
+            x[p, k] = xk
+            fk = (wp @ np.tanh(xk) - xk) / tau
+            if opt.newton_q <= 0.5 * fk @ fk < opt.slow_q:  # a slow point: remember the path
+                known = np.concatenate([known, path[:m]])
+                owner = np.concatenate([owner, np.full(m, len(finals))])
+                finals.append(xk.copy())
     return status

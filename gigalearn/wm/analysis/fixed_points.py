@@ -63,20 +63,32 @@ class FixedPointOptions:
     stall_iters: int = 30
     """lbfgs_torch, gauss_newton: a start stops after this many steps in a row with < 0.1%
     decrease of q."""
-    stall_window: int = 100
+    stall_window: int | None = None
     """lbfgs: a start stops when q fell less than 1% over this many iterations. A window, not a
     run of small steps: some starts cross a plateau of ~60 small steps and then reach a fixed
     point that one-at-a-time L-BFGS finds too. After a sixth of the iterations, it also stops
-    (q ≥ lm_q) when at this window's rate it would not reach newton_q within max_iters."""
+    (q ≥ lm_q) when at this window's rate it would not reach newton_q within max_iters.
+    None: 100 for N >= 500, else 200. A longer window lets L-BFGS follow its own path further
+    before LM takes over; from an earlier point LM reached a different root than scipy's
+    L-BFGS on 1 of 64 trained N=200 networks (windows 200 and 300 avoid that, 150 and 100 do
+    not). At N=1000 a 300-iteration window cost 1.5× in time."""
     lm_q: float = 1e-4
     """lbfgs: below this q, a start whose projected iterations to newton_q (at its rate over the
     last 25) exceed lm_after hands over to Levenberg–Marquardt."""
     lm_stall_q: float = 1e-3
     """lbfgs: a start that stalls below this q hands over to Levenberg–Marquardt too."""
     lm_after: float | None = None
-    """None: 4·N iterations (one LM solve costs O(N³), an L-BFGS evaluation O(N²))."""
+    """None: 8·N iterations (one LM solve costs O(N³), an L-BFGS evaluation O(N²); at 4·N, LM
+    took over too early on 1 of 64 trained N=200 networks and reached another root)."""
     lm_iters: int = 100
-    """Linear solves per Levenberg–Marquardt start."""
+    """Factorisations per Levenberg–Marquardt start."""
+    lm_merge_tol: float = 0.05
+    """lbfgs: a crawling start whose LM iterate comes within this RMS distance per unit of the
+    LM path another start of the network took to a slow point (newton_q <= q < slow_q; only
+    the part of that path below a tenth of its start's q) stops there and is moved to that slow
+    point; 0: never. On the trained N=1000 benchmark network, LM paths to different end points
+    stayed >= 0.11 apart in those parts. Paths to roots are not joined: a trained population
+    has roots ~2e-3 apart."""
     chord_at: int | None = None
     """lbfgs: after this many iterations (then twice, four times as many, ...), polish each
     network's converged starts and try chord steps from their roots for the rest (see
@@ -109,8 +121,19 @@ class FixedPointOptions:
             raise ConfigError(
                 f"method must be lbfgs, lbfgs_torch, gauss_newton or adam, got {self.method!r}"
             )
-        if self.stall_window < 1 or self.lm_iters < 0 or (self.chord_at or 0) < 0:
-            raise ConfigError("stall_window must be >= 1, lm_iters and chord_at >= 0")
+        if (
+            (self.stall_window is not None and self.stall_window < 1)
+            or self.lm_iters < 0
+            or (self.chord_at or 0) < 0
+            or self.lm_merge_tol < 0
+        ):
+            raise ConfigError("stall_window must be >= 1, lm_iters, chord_at, lm_merge_tol >= 0")
+
+    def window(self, n: int) -> int:
+        """stall_window, or its default for N = n."""
+        if self.stall_window is not None:
+            return self.stall_window
+        return 100 if n >= 500 else 200
 
     def chord_every(self, n: int) -> int:
         """chord_at, or its default for N = n."""

@@ -34,6 +34,10 @@ def _resid(w: torch.Tensor, tau: float, z: torch.Tensor) -> torch.Tensor:
     return (torch.tanh(z) @ w.T - z) / tau
 
 
+def _resid_np(w: np.ndarray, tau: float, z: np.ndarray) -> np.ndarray:
+    return (w @ np.tanh(z) - z) / tau
+
+
 def _chord(
     w: torch.Tensor, tau: float, root: torch.Tensor, y: torch.Tensor, deep_q: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,17 +64,22 @@ def _chord(
 
 
 def polish_network(
-    w: torch.Tensor, tau: float, x: torch.Tensor, opt: FixedPointOptions
+    w: torch.Tensor, tau: float, x: torch.Tensor, opt: FixedPointOptions, finish: bool = True
 ) -> torch.Tensor:
     """Polished copies of one network's points x `[K,N]`: lowest q first, LM on one candidate,
     then chord steps from its root for the remaining ones; a candidate the chord takes below
-    deep_q is done, the others keep any progress and wait for their own LM run."""
-    x, deep_q, w_np = x.clone(), _deep_q(opt), w.cpu().numpy()
+    deep_q is done, the others keep any progress and wait for their own LM run. finish: one
+    more Newton step after LM reaches deep_q (not needed for the roots of a checkpoint)."""
+    x, deep_q, w_np = x.clone(), _deep_q(opt), np.ascontiguousarray(w.cpu().numpy())
     pending = torch.argsort(half_sq_norm(_resid(w, tau, x))).tolist()
     while pending:
         c = pending.pop(0)
         xc = np.ascontiguousarray(x[c].cpu().numpy())
         levenberg_marquardt(w_np, xc, tau, opt.lm_iters, deep_q, True)
+        if finish and 0.5 * float(np.sum(_resid_np(w_np, tau, xc) ** 2)) < deep_q:
+            # one more Newton step (kept only if q drops): near a nearly singular root q just
+            # below deep_q can still be ~1e-7 RMS away from it; quadratic convergence closes that
+            levenberg_marquardt(w_np, xc, tau, 1, 0.0, True)
         x[c] = torch.from_numpy(xc)
         if not pending or not bool(half_sq_norm(_resid(w, tau, x[c])) < opt.tol_q):
             continue  # a slow point: its Jacobian is no use for the others
@@ -111,7 +120,7 @@ def chord_checkpoint(
     near = np.nonzero((status == OUT_OF_ITERS) & (q < opt.lm_q))[0]
     if conv.size + near.size == 0 or rest.size == 0:
         return
-    pts = polish_network(wt, tau, torch.from_numpy(x[np.concatenate([conv, near])]), opt)
+    pts = polish_network(wt, tau, torch.from_numpy(x[np.concatenate([conv, near])]), opt, False)
     x[conv] = pts[: conv.size].numpy()
     roots: list[torch.Tensor] = []
     for r in pts[half_sq_norm(_resid(wt, tau, pts)) < opt.tol_q]:
