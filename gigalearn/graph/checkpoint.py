@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from gigalearn.common.atomic import atomic_write
 from gigalearn.common.errors import ConfigError
 from gigalearn.graph.config import GraphConfig
 
@@ -35,14 +34,7 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int = 
     """Write `state` as step-N.pt through a temporary file and a rename; keep the newest few."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step-{step:09d}.pt"
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
     for old in sorted(folder.glob("step-*.pt"))[:-keep]:
         old.unlink()
     return path

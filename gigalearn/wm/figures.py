@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gigalearn.common.atomic import atomic_write, atomic_write_text
 from gigalearn.common.errors import DataError
 from gigalearn.wm import analyze, claims, pool, report
 from gigalearn.wm.analysis.fixed_points import FixedPoints
@@ -55,33 +54,15 @@ def write_report(run_dirs: Path | Sequence[Path], out: Path) -> Path:
     out = Path(out)
     for name, fig in figs.items():
         try:
-            _atomic_write(out / name, lambda p, fig=fig: fig.savefig(p, format="png", **_SAVE))
+            atomic_write(out / name, lambda p, fig=fig: fig.savefig(p, format="png", **_SAVE))
         finally:
             plt.close(fig)
     path = out / "report.md"
-    md = _markdown(pooled, list(figs))
-    _atomic_write(path, lambda p: p.write_text(md))
+    atomic_write_text(path, _markdown(pooled, list(figs)))
     return path
 
 
 _SAVE = {"dpi": 110, "bbox_inches": "tight"}
-_UMASK = os.umask(0o022)  # read the process umask (only way) and put it back
-os.umask(_UMASK)
-
-
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Call write(tmp) on a temp file beside `path`, then rename it to `path` (mode 0666 & ~umask,
-    like a plain open)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        tmp.chmod(0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _pooled_curves(run_dirs: list[Path], a: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -14,8 +14,6 @@ q is a sum over units (not a mean), so thresholds on q scale with N.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
@@ -23,6 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from gigalearn.common.atomic import atomic_write
 from gigalearn.common.errors import ConfigError
 from gigalearn.wm.analysis.compiled import lbfgs_then_lm
 from gigalearn.wm.analysis.minimizers import (
@@ -213,17 +212,15 @@ class FixedPoints:
         return self.summary().splitlines()[0]
 
     def save(self, path: str | Path) -> None:
-        """Write an .npz atomically (temp file in the same folder, then os.replace)."""
+        """Write an .npz atomically (temp file in the same folder, then a rename)."""
         path = Path(path)
         arrays = {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)  # a file handle: numpy does not append ".npz"
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | Path) -> FixedPoints:
