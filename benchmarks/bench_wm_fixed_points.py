@@ -25,7 +25,8 @@ compiled code from the on-disk cache; a first-ever run compiles for ~30 s). Base
 L-BFGS-B on q with its analytic
 gradient, one start at a time, the same iteration cap; its end points are then deduplicated and
 Newton-polished by the same code with no extra search (that part is *not* timed, in the
-baseline's favour). Each side runs --repeats times (default 3), alternating; reported: median
+baseline's favour; ours includes its Newton runs from midpoints of pairs of roots, `bridges`).
+Each side runs --repeats times (default 3), alternating; reported: median
 wall and CPU times (the cores are shared, so CPU time is the steadier measure), speed ratios,
 distinct fixed points found by each, by both and by one side only, peak RSS, load averages.
 """
@@ -142,8 +143,9 @@ def lbfgs_one_at_a_time(w: torch.Tensor, starts: torch.Tensor, opt: FixedPointOp
 
 def classify(w: torch.Tensor, ends: torch.Tensor, opt: FixedPointOptions) -> FixedPoints:
     """Deduplicate and classify end points with no further search (Newton polish kept, so both
-    methods' points are compared at the same precision)."""
-    return find_fixed_points(w, ends, options=replace(opt, max_iters=0))
+    methods' points are compared at the same precision; no runs between roots, which are part
+    of our search)."""
+    return find_fixed_points(w, ends, options=replace(opt, max_iters=0, bridge_pairs=0))
 
 
 def coincide(a: FixedPoints, b: FixedPoints, tol: float) -> int:

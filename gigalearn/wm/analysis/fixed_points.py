@@ -23,6 +23,7 @@ import torch
 
 from gigalearn.common.atomic import atomic_write
 from gigalearn.common.errors import ConfigError
+from gigalearn.wm.analysis.bridges import bridge
 from gigalearn.wm.analysis.compiled import lbfgs_then_lm
 from gigalearn.wm.analysis.minimizers import (
     adam,
@@ -100,6 +101,13 @@ class FixedPointOptions:
     was cheaper, but exact steps from there reached other roots than one-at-a-time L-BFGS.)"""
     dedup_tol: float = 1e-3
     """Two points closer than this in RMS distance per unit are the same point."""
+    bridge_pairs: int = 32
+    """Newton runs per network from the midpoints of pairs of its roots, closest pairs first,
+    to find the saddles between attractors that starts along trajectories miss (see
+    `bridges`); 0: none."""
+    bridge_speed: float = 0.1
+    """Only midpoints where τ‖F‖ is below this times the pair's distance are tried (the flow
+    there is slow: a slow region joins the pair)."""
     compute_eigs: bool = True
     keep_jacobians: bool = True
     dtype: torch.dtype = torch.float64
@@ -125,8 +133,13 @@ class FixedPointOptions:
             or self.lm_iters < 0
             or (self.chord_at or 0) < 0
             or self.lm_merge_tol < 0
+            or self.bridge_pairs < 0
+            or self.bridge_speed <= 0
         ):
-            raise ConfigError("stall_window must be >= 1, lm_iters, chord_at, lm_merge_tol >= 0")
+            raise ConfigError(
+                "stall_window must be >= 1, lm_iters, chord_at, lm_merge_tol, bridge_pairs >= 0,"
+                " bridge_speed > 0"
+            )
 
     def window(self, n: int) -> int:
         """stall_window, or its default for N = n."""
@@ -300,6 +313,10 @@ def find_fixed_points(
         x, net = newton(w, net[keep], x[keep], taus, opt)
     q = half_sq_norm(residual(w, net, x, taus))
     keep = _dedup(x, net, q, q < opt.slow_q, opt.dedup_tol)
+    if opt.bridge_pairs:  # the new roots are already distinct from the kept ones
+        x, net = bridge(w, net[keep], x[keep], q[keep], taus, opt)
+        q = half_sq_norm(residual(w, net, x, taus))
+        keep = torch.arange(len(x))
     keep = keep[torch.argsort(net[keep] * (1 + q[keep].max()) + q[keep])] if len(keep) else keep
     x, net, q = x[keep], net[keep], q[keep]
     jac, eig = _jacobians_and_eigs(w, net, x, taus, opt)
