@@ -67,21 +67,21 @@ def run_pandas(spec: dict, out: Path) -> None:
         ok = (src >= 0) & (dst >= 0)
         src, dst, ts = src[ok], dst[ok], df[tc].to_numpy()[ok]
         del df
-        order = np.lexsort((dst, src))
+        order = np.lexsort((src, dst))
         src, dst, ts = src[order], dst[order], ts[order]
-        out_indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(index[s])))])
-        in_eid = np.argsort(dst, kind="stable")
         in_indptr = np.concatenate([[0], np.cumsum(np.bincount(dst, minlength=len(index[d])))])
+        out_eid = np.argsort(src, kind="stable")
+        out_indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(index[s])))])
         folder = out / "edges" / f"{s}__{r}__{d}"
         folder.mkdir(parents=True)
         for name, arr in (
             ("src", src),
             ("dst", dst),
             ("time", ts),
-            ("out_indptr", out_indptr),
             ("in_indptr", in_indptr),
-            ("in_eid", in_eid),
-            ("in_indices", src[in_eid]),
+            ("out_indptr", out_indptr),
+            ("out_eid", out_eid),
+            ("out_indices", dst[out_eid]),
         ):
             np.save(folder / f"{name}.npy", arr)
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from gigalearn.graph.datasets.movielens import fetch_movielens
 from gigalearn.graph.datasets.synthetic import PowerLawSpec
+from gigalearn.graph.store import FORMAT_VERSION
 
 N_FEATURES = 16
 
@@ -26,8 +28,12 @@ def _hash_features(id_col: str) -> str:
 
 def _build_store(name: str, config: dict, root: Path) -> Path:
     store = root / "runs" / name / "graph"
-    if (store / "metadata.json").exists():
-        return store
+    meta = store / "metadata.json"
+    if meta.exists():
+        if json.loads(meta.read_text()).get("format_version") == FORMAT_VERSION:
+            return store
+        print(f"  {name}: cached store has an older format; rebuilding", flush=True)
+        shutil.rmtree(store)
     cfg_path = root / f"{name}.yaml"
     cfg_path.write_text(json.dumps(config, indent=1))  # JSON is YAML
     print(f"  building GraphStore {name} (cached for later runs) ...", flush=True)

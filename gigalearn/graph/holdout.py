@@ -52,15 +52,16 @@ def write_training_graph(
             folder.mkdir(parents=True)
             src, dst = (np.asarray(a)[keep] for a in store.edge_index(base))
             dtype = np.asarray(store.csr(base, "out").indptr).dtype
-            out_indptr, _ = counting_sort(src, store.num_nodes(base[0]), dtype)
-            in_indptr, in_eid = counting_sort(dst, store.num_nodes(base[2]), dtype)
+            # kept edge ids are sorted, so the edges stay in (dst, src) order
+            in_indptr, _ = counting_sort(dst, store.num_nodes(base[2]), dtype)
+            out_indptr, out_eid = counting_sort(src, store.num_nodes(base[0]), dtype)
             arrays = {
                 "src": src,
                 "dst": dst,
-                "out_indptr": out_indptr.astype(dtype),
                 "in_indptr": in_indptr.astype(dtype),
-                "in_indices": src[in_eid],
-                "in_eid": in_eid,
+                "out_indptr": out_indptr.astype(dtype),
+                "out_indices": dst[out_eid],
+                "out_eid": out_eid,
                 "full_eid": keep,
             }
             for extra, getter in (

@@ -14,6 +14,7 @@ from gigalearn.common.errors import ConfigError
 from gigalearn.graph.config import GraphConfig
 from gigalearn.graph.preprocess.build import Step, build_graph
 from gigalearn.graph.rundir import RunDir
+from gigalearn.graph.store import FORMAT_VERSION
 
 
 def ensure_source_data(cfg: GraphConfig, step: Step | None = None) -> None:
@@ -49,6 +50,8 @@ _SECTIONS = {
 
 def _stage_hash(cfg: GraphConfig, stage: str, upstream: str) -> str:
     data = cfg.model_dump(mode="json", include=set(_SECTIONS[stage]))
+    if stage == "preprocess":  # a store of an older format is rebuilt, and all after it
+        data["store_format"] = FORMAT_VERSION
     blob = json.dumps([upstream, data], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -66,7 +66,7 @@ def split_edges(store: GraphStore, edge_type: EdgeType, cfg: SplitConfig) -> Spl
     if cfg.strategy == "random":
         keys = src.astype(np.int64) * n_dst + dst
         # parallel edges share endpoints: tell them apart by their rank among equals
-        # (edges are sorted by (src, dst), so equal keys are adjacent)
+        # (edges are sorted by (dst, src), so equal keys are adjacent)
         pos = np.arange(len(keys))
         starts = np.ones(len(keys), dtype=bool)
         starts[1:] = keys[1:] != keys[:-1]

@@ -6,12 +6,16 @@ Layout under the store folder:
   nodes/<type>/features.npy              float32 [n, d] (compact features: one file per storage
                                          dtype, features_{float16,bfloat16,int8}.npy)
   nodes/<type>/labels.npy                int64 [n] (-1 = unlabelled), when a label is declared
-  edges/<src>__<rel>__<dst>/             per declared edge type, in canonical (src, dst) order:
-      src.npy dst.npy                    endpoints by edge id (dst doubles as the out-CSR indices)
-      out_indptr.npy                     out-CSR offsets over src
-      in_indptr.npy in_indices.npy in_eid.npy   in-CSR: per dst, its sources and edge ids
+  edges/<src>__<rel>__<dst>/             per declared edge type, in canonical (dst, src) order:
+      src.npy dst.npy                    endpoints by edge id (src doubles as the in-CSR indices)
+      in_indptr.npy                      in-CSR offsets over dst: the edge ids of v's in-edges
+                                         are in_indptr[v]..in_indptr[v+1]-1 (no edge-id array)
+      out_indptr.npy out_indices.npy out_eid.npy   out-CSR: per src, its targets and edge ids
       time.npy weight.npy features.npy   optional, indexed by edge id
 A reverse edge type is an alias: its out-CSR is the forward type's in-CSR, so nothing is copied.
+Edges are ordered by destination because in-edge sampling (messages flow to the sampled node,
+PyG's default) is the hot path: an in-CSR position is the edge id, so sampling with edge ids
+reads no second random array.
 Arrays open memory-mapped, so several processes share one copy through the page cache.
 """
 
@@ -31,7 +35,7 @@ from gigalearn.common.errors import DataError
 from gigalearn.graph.preprocess.compact import gather
 
 EdgeType = tuple[str, str, str]
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def edge_dir_name(t: EdgeType) -> str:
@@ -159,14 +163,14 @@ class GraphStore:
     def csr(self, edge_type: EdgeType, direction: Literal["out", "in"] = "out") -> CSR:
         """Neighbours along `edge_type`: 'out' indexes by source, 'in' by destination."""
         reverse = self.edge_meta(edge_type).get("reverse_of") is not None
-        if (direction == "out") != reverse:
+        if (direction == "in") != reverse:  # positions are edge ids: no eid array
             return CSR(
-                self._edge_array(edge_type, "out_indptr"), self._edge_array(edge_type, "dst"), None
+                self._edge_array(edge_type, "in_indptr"), self._edge_array(edge_type, "src"), None
             )
         return CSR(
-            self._edge_array(edge_type, "in_indptr"),
-            self._edge_array(edge_type, "in_indices"),
-            self._edge_array(edge_type, "in_eid"),
+            self._edge_array(edge_type, "out_indptr"),
+            self._edge_array(edge_type, "out_indices"),
+            self._edge_array(edge_type, "out_eid"),
         )
 
     def edge_index(self, edge_type: EdgeType) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from gigalearn.graph.sources import Source
 from gigalearn.graph.store import FORMAT_VERSION, edge_dir_name
 
 Step = Callable[[str], None]
-ARRAYS = ("src", "dst", "out_indptr", "in_indptr", "in_indices", "in_eid", "time", "weight")
+ARRAYS = ("src", "dst", "in_indptr", "out_indptr", "out_indices", "out_eid", "time", "weight")
 
 
 def _redact(uri: str | None) -> str | None:

@@ -3,12 +3,12 @@
 The result is the same, array for array, as the in-memory `assemble_edges`; only the peak
 memory differs. The steps, each a pass over chunks of `chunk_edges` edges:
 
-1. counting sort by source: the spill's out-degrees give the offsets, each chunk claims its
-   positions with a running cursor (stable) and scatters dst / time / weight there, one
+1. counting sort by destination: the spill's in-degrees give the offsets, each chunk claims
+   its positions with a running cursor (stable) and scatters src / time / weight there, one
    column per pass;
-2. per segment of whole source rows: sort each row's edges by destination (stable), order
+2. per segment of whole destination rows: sort each row's edges by source (stable), order
    parallel edges by (time, weight), apply the duplicate policy and compact in place;
-3. src from the final offsets; the in-CSR by a second counting sort over dst.
+3. dst from the final offsets; the out-CSR by a second counting sort over src.
 
 Only the array a scatter pass writes is memory-mapped (its pages stay resident while it is
 written); every other read and write is positional file I/O of one chunk, whose pages stay in
@@ -157,9 +157,9 @@ def _order_rows(
     where: str,
     chunk: int,
 ) -> tuple[int, int, np.ndarray | None]:
-    """Sort each source row by (dst, time, weight) and apply the duplicate policy, a segment of
-    whole rows at a time, compacting in place. Returns (edges kept, duplicates, kept degrees if
-    some were dropped)."""
+    """Sort each destination row by (src, time, weight) and apply the duplicate policy, a
+    segment of whole rows at a time, compacting in place. Returns (edges kept, duplicates, kept
+    degrees if some were dropped)."""
     drop = cfg.duplicates == "drop"
     kept_degree = np.diff(indptr) if drop else None
     duplicates, write = 0, 0
@@ -169,10 +169,10 @@ def _order_rows(
         starts = indptr[u0:u1] - a
         ends = indptr[u0 + 1 : u1 + 1] - a
         perm = np.arange(b - a, dtype=np.int64)
-        sort_runs_by(perm, starts, ends, local["dst"])
-        d = local["dst"][perm]
+        sort_runs_by(perm, starts, ends, local["src"])
+        sv = local["src"][perm]
         dup = np.zeros(b - a, dtype=bool)
-        np.equal(d[1:], d[:-1], out=dup[1:])
+        np.equal(sv[1:], sv[:-1], out=dup[1:])
         dup[starts[starts < b - a]] = False  # a row's first edge never repeats the previous row
         n_dup = int(dup.sum())
         duplicates += n_dup
@@ -182,7 +182,7 @@ def _order_rows(
                 at = np.flatnonzero(dup)[:5]
                 s_index, d_index = index[cfg.type[0]], index[cfg.type[2]]
                 pairs = list(
-                    zip(_originals(s_index, rows[at]), _originals(d_index, d[at]), strict=True)
+                    zip(_originals(s_index, sv[at]), _originals(d_index, rows[at]), strict=True)
                 )
                 raise DataError(
                     f"{where}: {n_dup}+ duplicate edge(s), e.g. {pairs}; set "
@@ -217,27 +217,27 @@ def assemble_chunked(
     step = step or (lambda _msg: None)
     report = _check_filters(cfg, spill, index, where)
     s_index, d_index = index[cfg.type[0]], index[cfg.type[2]]
-    n, n_dst = spill.count, len(d_index)
-    indptr = np.zeros(len(s_index) + 1, dtype=np.int64)
-    np.cumsum(spill.out_degree, out=indptr[1:])
+    n, n_src = spill.count, len(s_index)
+    indptr = np.zeros(len(d_index) + 1, dtype=np.int64)
+    np.cumsum(spill.in_degree, out=indptr[1:])
 
-    # 1. counting sort by source: one scatter pass per column
-    step("out-of-core: counting sort by source")
-    names = ["dst"] + [a for a in ("time", "weight", "row") if spill.has(a)]
+    # 1. counting sort by destination: one scatter pass per column
+    step("out-of-core: counting sort by destination")
+    names = ["src"] + [a for a in ("time", "weight", "row") if spill.has(a)]
     paths = {k: (spill.folder / "row.npy" if k == "row" else folder / f"{k}.npy") for k in names}
     for k in names:
-        src_keys = lambda a, b: spill.read("src", a, b)  # noqa: E731
+        dst_keys = lambda a, b: spill.read("dst", a, b)  # noqa: E731
         _scatter(
             paths[k],
             spill.dtypes[k],
             n,
             chunk,
             indptr,
-            src_keys,
+            dst_keys,
             lambda a, b, k=k: spill.read(k, a, b),
         )
 
-    # 2. order each row by (dst, time, weight); duplicates
+    # 2. order each row by (src, time, weight); duplicates
     step("out-of-core: ordering rows")
     cols = {k: _NpyColumn(p) for k, p in paths.items()}
     kept, report["duplicates"], kept_degree = _order_rows(cfg, cols, indptr, index, where, chunk)
@@ -248,28 +248,28 @@ def assemble_chunked(
         n = kept
     eid_dtype = offsets_dtype(n)
 
-    # 3. src from the offsets; the in-CSR by a counting sort over dst
-    step("out-of-core: in-CSR")
-    src = _NpyColumn(folder / "src.npy", s_index.dtype, n)
-    for u0, u1 in _segments(indptr, chunk):
-        src.write(int(indptr[u0]), np.repeat(np.arange(u0, u1), np.diff(indptr[u0 : u1 + 1])))
-    dst = _NpyColumn(paths["dst"])
-    in_indptr = np.zeros(n_dst + 1, dtype=np.int64)
+    # 3. dst from the offsets; the out-CSR by a counting sort over src
+    step("out-of-core: out-CSR")
+    dst = _NpyColumn(folder / "dst.npy", d_index.dtype, n)
+    for v0, v1 in _segments(indptr, chunk):
+        dst.write(int(indptr[v0]), np.repeat(np.arange(v0, v1), np.diff(indptr[v0 : v1 + 1])))
+    src = _NpyColumn(paths["src"])
+    out_indptr = np.zeros(n_src + 1, dtype=np.int64)
     for a in range(0, n, chunk):
-        count_into(dst.read(a, min(a + chunk, n)), in_indptr[1:])
-    np.cumsum(in_indptr, out=in_indptr)
+        count_into(src.read(a, min(a + chunk, n)), out_indptr[1:])
+    np.cumsum(out_indptr, out=out_indptr)
     _scatter(
-        folder / "in_eid.npy",
+        folder / "out_eid.npy",
         eid_dtype,
         n,
         chunk,
-        in_indptr,
-        dst.read,
+        out_indptr,
+        src.read,
         lambda a, b: np.arange(a, b, dtype=eid_dtype),
     )
-    _scatter(folder / "in_indices.npy", s_index.dtype, n, chunk, in_indptr, dst.read, src.read)
-    np.save(folder / "out_indptr.npy", indptr.astype(eid_dtype, copy=False))
-    np.save(folder / "in_indptr.npy", in_indptr.astype(eid_dtype, copy=False))
+    _scatter(folder / "out_indices.npy", d_index.dtype, n, chunk, out_indptr, src.read, dst.read)
+    np.save(folder / "in_indptr.npy", indptr.astype(eid_dtype, copy=False))
+    np.save(folder / "out_indptr.npy", out_indptr.astype(eid_dtype, copy=False))
     kept_rows = None
     if "row" in paths:
         kept_rows = np.load(paths["row"])

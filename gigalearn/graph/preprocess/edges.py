@@ -38,18 +38,18 @@ class EdgeColumns:
 
 @dataclass
 class EdgeArrays:
-    """One edge type in canonical (src, dst) order: edge id = position in `src`/`dst`.
+    """One edge type in canonical (dst, src) order: edge id = position in `src`/`dst`.
 
-    The out-CSR's indices are `dst` itself (edges are sorted by source), so only its offsets are
-    stored; the in-CSR lists, per destination, the source and the edge id.
+    The in-CSR's indices are `src` itself (edges are sorted by destination), so only its offsets
+    are stored; the out-CSR lists, per source, the destination and the edge id.
     """
 
     src: np.ndarray
     dst: np.ndarray
-    out_indptr: np.ndarray
     in_indptr: np.ndarray
-    in_indices: np.ndarray
-    in_eid: np.ndarray
+    out_indptr: np.ndarray
+    out_indices: np.ndarray
+    out_eid: np.ndarray
     time: np.ndarray | None = None
     weight: np.ndarray | None = None
     report: dict[str, Any] = field(default_factory=dict)
@@ -128,7 +128,7 @@ def read_edge_columns(
             parts["features"].append(pa.Table.from_batches([batch.select(feature_cols)]))
         offset += batch.num_rows
         if spill is None and spill_dir is not None and offset > chunk_edges:
-            spill = EdgeSpill(spill_dir, cfg, len(s_index), keep_rows=bool(feature_cols))
+            spill = EdgeSpill(spill_dir, cfg, len(d_index), keep_rows=bool(feature_cols))
         if spill is not None:  # hand the rows held so far to the spill, in order
             for i in range(len(parts["src"])):
                 spill.add(
@@ -204,7 +204,7 @@ def assemble_edges(
     del drop
 
     eid_dtype = offsets_dtype(len(src))
-    out_indptr, perm = canonical_order(src, dst, len(s_index), len(d_index), eid_dtype)
+    in_indptr, perm = canonical_order(dst, src, len(d_index), len(s_index), eid_dtype)
     src, dst = src[perm], dst[perm]
 
     dup = np.zeros(len(perm), dtype=bool)
@@ -227,18 +227,18 @@ def assemble_edges(
             order_ties(perm, dup, keys)
         if cfg.duplicates == "drop":
             perm, src, dst = perm[~dup], src[~dup], dst[~dup]
-            out_indptr, _ = counting_sort(src, len(s_index), eid_dtype)
+            in_indptr, _ = counting_sort(dst, len(d_index), eid_dtype)
     del dup
 
     eid_dtype = offsets_dtype(len(perm))
-    in_indptr, in_eid = counting_sort(dst, len(d_index), eid_dtype)
+    out_indptr, out_eid = counting_sort(src, len(s_index), eid_dtype)
     arrays = EdgeArrays(
         src=src,
         dst=dst,
-        out_indptr=out_indptr.astype(eid_dtype, copy=False),
         in_indptr=in_indptr.astype(eid_dtype, copy=False),
-        in_indices=src[in_eid],
-        in_eid=in_eid,
+        out_indptr=out_indptr.astype(eid_dtype, copy=False),
+        out_indices=dst[out_eid],
+        out_eid=out_eid,
         time=None if time is None else time[perm],
         weight=None if weight is None else weight[perm],
         report={**report, "edges": len(perm)},

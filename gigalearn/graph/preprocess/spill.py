@@ -19,13 +19,13 @@ from gigalearn.graph.preprocess.csr import count_into
 class EdgeSpill:
     """Append-only column files of the kept edges, in the order the engine returned them."""
 
-    def __init__(self, folder: Path, cfg: EdgeConfig, n_src: int, keep_rows: bool) -> None:
+    def __init__(self, folder: Path, cfg: EdgeConfig, n_dst: int, keep_rows: bool) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.cfg = cfg
         self.keep_rows = keep_rows
         """Also store each edge's row number in the stream (to take its features later)."""
-        self.out_degree = np.zeros(n_src, dtype=np.int64)
+        self.in_degree = np.zeros(n_dst, dtype=np.int64)
         self.rows_read = 0
         self.count = 0
         self.dangling = 0
@@ -62,7 +62,7 @@ class EdgeSpill:
         if drop.any():
             keep = ~drop
             cols = {k: None if v is None else v[keep] for k, v in cols.items()}
-        count_into(cols["src"], self.out_degree)
+        count_into(cols["dst"], self.in_degree)
         for name, values in cols.items():
             if values is None:
                 continue

@@ -51,6 +51,21 @@ def test_unchanged_stages_are_skipped(planted):
     ]
 
 
+def test_a_store_of_an_older_format_is_rebuilt(planted, monkeypatch):
+    """A run made before a GraphStore format change re-runs preprocess and what follows."""
+    import gigalearn.graph.pipeline as pipeline
+
+    workdir, write = planted
+    cfg = load_config(write())
+    run = RunDir.for_config(cfg, workdir / "runs")
+    monkeypatch.setattr(pipeline, "FORMAT_VERSION", pipeline.FORMAT_VERSION - 1)
+    run_pipeline(cfg, run, stop_after="split")
+    monkeypatch.undo()
+    seen = []
+    run_pipeline(cfg, run, stop_after="split", on_stage=lambda n, w: seen.append((n, w)))
+    assert seen == [("preprocess", "running"), ("split", "running")]
+
+
 def test_checkpoint_from_another_config_is_refused(planted):
     workdir, write = planted
     _run(write(), workdir, stop_after="train")

@@ -39,7 +39,7 @@ def test_store_contents(tiny_cfg, tmp_path):
             strict=True,
         )
     )
-    assert pairs == sorted(pairs)  # canonical (src, dst) order
+    assert pairs == sorted(pairs, key=lambda p: (p[1], p[0]))  # canonical (dst, src) order
     assert set(pairs) == {
         (10, "m1"),
         (10, "m2"),
@@ -56,13 +56,16 @@ def test_store_contents(tiny_cfg, tmp_path):
     # out-CSR and in-CSR agree with the edge list
     out = s.csr(RATED, "out")
     for u in range(4):
-        got = set(out.indices[out.indptr[u] : out.indptr[u + 1]].tolist())
-        assert got == set(dst[src == u].tolist())
+        lo, hi = out.indptr[u], out.indptr[u + 1]
+        assert set(out.indices[lo:hi].tolist()) == set(dst[src == u].tolist())
+        ids = out.eid[lo:hi]
+        assert (src[ids] == u).all() and (dst[ids] == out.indices[lo:hi]).all()
     inn = s.csr(RATED, "in")
+    assert inn.eid is None  # in-CSR positions are the edge ids
     for m in range(3):
         lo, hi = inn.indptr[m], inn.indptr[m + 1]
         assert set(inn.indices[lo:hi].tolist()) == set(src[dst == m].tolist())
-        assert (dst[inn.eid[lo:hi]] == m).all()
+        assert (dst[lo:hi] == m).all()
     # features: 2 (age + missing indicator) + gender (F, M, oov); genres 3 + oov, year
     assert s.node_features("user").shape == (4, 5)
     assert s.node_features("movie").shape == (4 - 1, 5)

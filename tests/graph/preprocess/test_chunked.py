@@ -93,7 +93,7 @@ def test_int32_below_the_limit_and_int64_above(tmp_path, monkeypatch, tiny_cfg):
     g = GraphStore(tmp_path / "small")
     rated = ("user", "rated", "movie")
     assert g.edge_index(rated)[0].dtype == np.int32
-    assert g.csr(rated, "in").eid.dtype == np.int32
+    assert g.csr(rated, "out").eid.dtype == np.int32
     assert g.csr(rated).indptr.dtype == np.int32
     # 7 edges, 4 users, 3 movies: a limit of 5 makes edge ids and offsets int64 but keeps node
     # ids int32; a limit of 4 makes the 4 user ids int64 too
@@ -103,7 +103,7 @@ def test_int32_below_the_limit_and_int64_above(tmp_path, monkeypatch, tiny_cfg):
         build_graph(tiny_cfg(), out, chunk_edges=chunk)
         g = GraphStore(out)
         src, dst = g.edge_index(rated)
-        assert g.csr(rated, "in").eid.dtype == np.int64
+        assert g.csr(rated, "out").eid.dtype == np.int64
         assert g.csr(rated).indptr.dtype == np.int64
         assert g.edge_meta(rated)["offset_dtype"] == "int64"
         assert src.dtype == (np.int32 if limit == 5 else np.int64)
