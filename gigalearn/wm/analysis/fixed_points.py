@@ -313,10 +313,10 @@ def find_fixed_points(
         x, net = newton(w, net[keep], x[keep], taus, opt)
     q = half_sq_norm(residual(w, net, x, taus))
     keep = _dedup(x, net, q, q < opt.slow_q, opt.dedup_tol)
-    if opt.bridge_pairs:  # the new roots are already distinct from the kept ones
+    if opt.bridge_pairs:  # new roots differ from the known roots; merge any slow point near one
         x, net = bridge(w, net[keep], x[keep], q[keep], taus, opt)
         q = half_sq_norm(residual(w, net, x, taus))
-        keep = torch.arange(len(x))
+        keep = _dedup(x, net, q, q < opt.slow_q, opt.dedup_tol)
     keep = keep[torch.argsort(net[keep] * (1 + q[keep].max()) + q[keep])] if len(keep) else keep
     x, net, q = x[keep], net[keep], q[keep]
     jac, eig = _jacobians_and_eigs(w, net, x, taus, opt)
