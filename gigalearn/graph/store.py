@@ -71,7 +71,8 @@ class GraphStore:
         if self.metadata.get("format_version") != FORMAT_VERSION:
             raise DataError(
                 f"{self.path}: GraphStore format {self.metadata.get('format_version')}"
-                f" is not {FORMAT_VERSION}; rebuild it with this version"
+                f" is not {FORMAT_VERSION}; rebuild it with this version (`gigalearn graph"
+                " preprocess CONFIG`; `gigalearn graph run` rebuilds it by itself)"
             )
 
     # ---- schema --------------------------------------------------------------------------

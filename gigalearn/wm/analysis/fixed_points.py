@@ -116,30 +116,25 @@ class FixedPointOptions:
 
     def __post_init__(self) -> None:
         if not 0 < self.tol_q <= self.slow_q or self.newton_q <= 0:
-            raise ConfigError(f"need 0 < tol_q <= slow_q, got {self.tol_q}, {self.slow_q}")
-        if (
-            (self.max_iters or 0) < 0
-            or self.newton_steps < 0
-            or self.lr <= 0
-            or self.dedup_tol <= 0
-        ):
-            raise ConfigError("max_iters and newton_steps must be >= 0, lr and dedup_tol > 0")
+            raise ConfigError(
+                f"need 0 < tol_q <= slow_q and newton_q > 0, got tol_q={self.tol_q}, "
+                f"slow_q={self.slow_q}, newton_q={self.newton_q}"
+            )
         if self.method not in ("lbfgs", "lbfgs_torch", "gauss_newton", "adam"):
             raise ConfigError(
                 f"method must be lbfgs, lbfgs_torch, gauss_newton or adam, got {self.method!r}"
             )
-        if (
-            (self.stall_window is not None and self.stall_window < 1)
-            or self.lm_iters < 0
-            or (self.chord_at or 0) < 0
-            or self.lm_merge_tol < 0
-            or self.bridge_pairs < 0
-            or self.bridge_speed <= 0
-        ):
-            raise ConfigError(
-                "stall_window must be >= 1, lm_iters, chord_at, lm_merge_tol, bridge_pairs >= 0,"
-                " bridge_speed > 0"
-            )
+        # (field, lower bound, whether the bound itself is allowed); None means "the default"
+        bounds = (
+            ("max_iters", 0, True), ("newton_steps", 0, True), ("lr", 0, False),
+            ("dedup_tol", 0, False), ("stall_window", 1, True), ("lm_iters", 0, True),
+            ("chord_at", 0, True), ("lm_merge_tol", 0, True), ("bridge_pairs", 0, True),
+            ("bridge_speed", 0, False),
+        )  # fmt: skip
+        for name, low, inclusive in bounds:
+            value = getattr(self, name)
+            if value is not None and (value < low if inclusive else value <= low):
+                raise ConfigError(f"{name} must be {'>=' if inclusive else '>'} {low}, got {value}")
 
     def window(self, n: int) -> int:
         """stall_window, or its default for N = n."""
