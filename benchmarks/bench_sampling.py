@@ -5,14 +5,16 @@ homogeneous: users and movies are one node type, each rating an edge in both dir
 fan-out [15, 10] and batches of 1,024 random seed nodes:
 
 - sampled edges/s of gigalearn's KHopSampler, single-threaded (`parallel=False`) and with all
-  cores (`parallel=True`, numba threads = cores);
+  cores (as many batches at once as there are cores, each in a thread of a pool: what the
+  loaders' `threads` option does);
 - the same for PyG's own NeighborSampler (what NeighborLoader calls), with torch threads 1 and
   all cores, run in the peer venv made by benchmarks/setup_peer_env.sh (torch-sparse), in its own
   process so the project never imports torch-sparse. Target: >= 5x its rate;
 - the floor: the same number of random reads from the same `indices` array (numpy `take` at
   precomputed uniform positions, 1 thread; a numba prange gather, all cores). Target: >= 50%;
 - the end-to-end loader rate (NodeLoader vs NeighborLoader, batches/s including feature
-  gathering and PyG batch construction) with 0 and 2 workers;
+  gathering and PyG batch construction) with 0 and 2 workers, and ours with 0 workers and a
+  thread per core;
 - peak memory (ru_maxrss of each measuring process, and of its children).
 
 Ours and the peer run in two persistent processes that are driven in alternation, round after
@@ -201,16 +203,19 @@ def bench_graph(
     # -- end-to-end loaders: ours and PyG alive at once, epochs alternating --
     print(f"   measuring loaders ({args.epochs} epochs x {args.loader_batches} batches) ...",
           flush=True)  # fmt: skip
-    for workers in (0, 2):
+    for workers, threads in ((0, 1), (2, 1), (0, cores)):
+        tag = f"{workers}" if threads == 1 else f"{workers}t{threads}"
         loaders = {"ours": (sys.executable, f"{label}-ours.log")}
-        if peer_ok and "peer_error" not in out:
+        if peer_ok and "peer_error" not in out and threads == 1:
             loaders["peer"] = (args.peer_python, f"{label}-peer.log")
         live = {}
         for who, (python, log) in loaders.items():
             try:
-                live[who] = Worker(python, who, "loader", store, l_path, logdir / log, str(workers))
+                live[who] = Worker(
+                    python, who, "loader", store, l_path, logdir / log, str(workers), str(threads)
+                )
             except RuntimeError as e:
-                out[f"loader_{who}_{workers}_error"] = str(e)
+                out[f"loader_{who}_{tag}_error"] = str(e)
         epochs: dict[str, list] = {who: [] for who in live}
         for _ in range(args.epochs):
             for who, w in live.items():
@@ -218,7 +223,7 @@ def bench_graph(
         for who, w in live.items():
             rss = w.ask(op="rss")
             w.close()
-            out[f"loader_{who}_{workers}"] = {
+            out[f"loader_{who}_{tag}"] = {
                 "backend": w.ready["backend"],
                 "rates": [e["rate"] for e in epochs[who]],
                 "cpu_rates": [e["cpu_rate"] for e in epochs[who]],

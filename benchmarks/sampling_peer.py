@@ -2,11 +2,12 @@
 peak memory and the peer's imports (torch-sparse) never enter the project's environment.
 
     python benchmarks/sampling_peer.py {ours|peer} sampler STORE SEEDS.npy
-    python benchmarks/sampling_peer.py {ours|peer} loader STORE SEEDS.npy WORKERS
+    python benchmarks/sampling_peer.py {ours|peer} loader STORE SEEDS.npy WORKERS [THREADS]
 
 A persistent worker: after its warm-up it prints {"ready": ...}, then reads one JSON command
 per line on stdin and answers one JSON line (prefixed "@@ ") on stdout. Commands:
-{"op": "sample", "threads": t[, "edge_ids": false]} (sampler: every seed batch once),
+{"op": "sample", "threads": t[, "edge_ids": false]} (sampler: every seed batch once; ours with
+t > 1 samples t batches at once in a pool of t threads, PyG with t torch threads),
 {"op": "floor", "threads": t, "reads": n, "repeats": k} (ours sampler only),
 {"op": "epoch"} (loader: one pass),
 {"op": "rss"} (peak memory; stops a loader's workers first), {"op": "quit"}.
@@ -26,6 +27,7 @@ import os
 import resource
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -73,11 +75,25 @@ class Ours:
         }
         # the array the sampler reads neighbours from (in-CSR: sources of each destination)
         self.indices = np.asarray(self.store.csr(self.edge_type, "in").indices)
+        self.pool = ThreadPoolExecutor(os.cpu_count() or 1)  # persistent: its threads' buffers
 
     def sample(self, seeds: np.ndarray, threads: int, batch: int, edge_ids: bool = True) -> int:
+        """One batch on this thread (`threads` numba threads for a parallel hop)."""
         self.numba.set_num_threads(threads)
         sub = self.samplers[threads > 1, edge_ids].sample(self.node_type, seeds, seed=batch)
         return int(sum(ei.shape[1] for ei in sub.edge_index.values()))
+
+    def sample_all(self, seeds: np.ndarray, threads: int, edge_ids: bool = True) -> list[int]:
+        """Every batch, `threads` at a time in the pool (what a loader's `threads` does)."""
+        smp = self.samplers[False, edge_ids]
+
+        def one(b: int) -> int:
+            sub = smp.sample(self.node_type, seeds[b], seed=b)
+            return int(sum(ei.shape[1] for ei in sub.edge_index.values()))
+
+        if threads <= 1:
+            return [one(b) for b in range(len(seeds))]
+        return list(self.pool.map(one, range(len(seeds)), chunksize=1))
 
 
 # ---- peer ---------------------------------------------------------------------------------
@@ -168,12 +184,14 @@ def floor(ours: Ours, threads: int, reads: int, repeats: int) -> dict:
 
 
 # ---- entry points ---------------------------------------------------------------------------
-def serve(kind: str, part: str, store_path: str, seeds_path: str, workers: int) -> None:
+def serve(
+    kind: str, part: str, store_path: str, seeds_path: str, workers: int, threads: int
+) -> None:
     seeds = np.load(seeds_path)
     t0 = time.perf_counter()
     impl = loader = None
     if part == "loader":
-        loader = Loader(kind, store_path, seeds, workers)
+        loader = Loader(kind, store_path, seeds, workers, threads)
         backend = loader.backend
         loader.epoch()  # warm-up: forks the workers, JIT, page cache
     elif kind == "ours":
@@ -190,6 +208,8 @@ def serve(kind: str, part: str, store_path: str, seeds_path: str, workers: int) 
             run(seeds[b], 1, b)
             run(seeds[b], 2, b)
             run(seeds[b], 1, b, False)
+        if kind == "ours":
+            impl.sample_all(seeds, os.cpu_count() or 1)  # the pool's threads' buffers
     setup_s = time.perf_counter() - t0
     _emit({"ready": True, "backend": backend, "setup_s": setup_s, "rss_mb": _rss_mb()})
     for line in sys.stdin:
@@ -197,7 +217,14 @@ def serve(kind: str, part: str, store_path: str, seeds_path: str, workers: int) 
         op = cmd["op"]
         if op == "quit":
             break
-        if op == "sample":
+        if op == "sample" and kind == "ours" and cmd["threads"] > 1:
+            # batches at once: each batch's time is its share of the round's
+            t, c = time.perf_counter(), time.process_time()
+            edges = impl.sample_all(seeds, cmd["threads"], cmd.get("edge_ids", True))
+            t, c = time.perf_counter() - t, time.process_time() - c
+            _emit({"times": [t / len(seeds)] * len(seeds), "cpu": [c / len(seeds)] * len(seeds),
+                   "edges": edges})  # fmt: skip
+        elif op == "sample":
             times, cpu, edges = [], [], []
             for b in range(len(seeds)):
                 t, c = time.perf_counter(), time.process_time()
@@ -221,7 +248,9 @@ class Loader:
     """The whole loader (sampling + feature gathering + PyG batch construction) over the seed
     batches in order; persistent workers when `workers` > 0, forked once at start-up."""
 
-    def __init__(self, kind: str, store_path: str, seeds: np.ndarray, workers: int) -> None:
+    def __init__(
+        self, kind: str, store_path: str, seeds: np.ndarray, workers: int, threads: int = 1
+    ) -> None:
         batch_size = seeds.shape[1]
         flat = seeds.reshape(-1)
         kw = {"num_workers": workers, "persistent_workers": workers > 0}
@@ -233,7 +262,7 @@ class Loader:
             # parallel=True: numba threads in the main process; forked workers run serially
             self.loader = NodeLoader(
                 store, node_type, seeds=flat, options=KHopOptions(fanout=FANOUT, parallel=True),
-                batch_size=batch_size, shuffle=False, **kw,
+                batch_size=batch_size, shuffle=False, threads=threads, **kw,
             )  # fmt: skip
             self.backend = "gigalearn NodeLoader + to_pyg"
         else:
@@ -274,7 +303,8 @@ def main() -> None:
     kind, part = sys.argv[1], sys.argv[2]
     if part in ("sampler", "loader"):
         workers = int(sys.argv[5]) if part == "loader" else 0
-        serve(kind, part, sys.argv[3], sys.argv[4], workers)
+        threads = int(sys.argv[6]) if part == "loader" and len(sys.argv) > 6 else 1
+        serve(kind, part, sys.argv[3], sys.argv[4], workers, threads)
     elif part == "check":  # is the peer usable in this environment?
         _emit({"backend": peer_backend()})
     else:

@@ -28,10 +28,10 @@ def report(o: dict, peer_ok: bool) -> None:
         f"(median over {o['rounds']} rounds x {o['batches']} batches):"
     )
     head = ("", "edges/s", "batch ms", "edges/CPU-s", "edges/batch", "per-round min - max")
-    print("   {:34s} {:>12s} {:>9s} {:>12s} {:>12s}   {}".format(*head))
+    print("   {:40s} {:>12s} {:>9s} {:>12s} {:>12s}   {}".format(*head))
     rows = [
         ("ours, 1 thread", "ours1"),
-        (f"ours, {n} threads", "oursN"),
+        (f"ours, {n} threads ({n} batches at once)", "oursN"),
         ("ours, 1 thread, no edge ids", "ours1_noeid"),
         ("PyG NeighborSampler, 1 thread", "peer1"),
         (f"PyG NeighborSampler, {n} threads", "peerN"),
@@ -42,10 +42,10 @@ def report(o: dict, peer_ok: bool) -> None:
             spread = f"{_m(r['round_min']).strip()} - {_m(r['round_max']).strip()}"
             ms, edges = r["median_batch_s"] * 1e3, r["median_edges"]
             rate, cpu = _m(r["edges_per_s"]), _m(r["edges_per_cpu_s"])
-            print(f"   {name:34s} {rate} {ms:9.2f} {cpu} {edges:12,.0f}   {spread}")
+            print(f"   {name:40s} {rate} {ms:9.2f} {cpu} {edges:12,.0f}   {spread}")
         else:
             why = o.get("peer_error") or o.get("peer_reason", "")
-            print(f"   {name:34s} peer unavailable: {why}")
+            print(f"   {name:40s} peer unavailable: {why}")
     floors = (
         ("floor: numpy take, 1 thread", "floor1"),
         (f"floor: numba prange, {n} thr.", "floorN"),
@@ -53,7 +53,7 @@ def report(o: dict, peer_ok: bool) -> None:
     for name, k in floors:
         f = o[k]
         rate, cpu, ms = _m(f["reads_per_s"]), _m(f["reads_per_cpu_s"]), f["median_s"] * 1e3
-        print(f"   {name:34s} {rate} {ms:9.2f} {cpu} {f['reads']:12,d}   (reads)")
+        print(f"   {name:40s} {rate} {ms:9.2f} {cpu} {f['reads']:12,d}   (reads)")
     print("   ratios (same run; wall-clock, and per CPU second in brackets):")
     for tag, label in (("1", "1 thread"), ("N", f"{n} threads")):
         ours, floor = o["ours" + tag], o["floor" + tag]
@@ -82,12 +82,11 @@ def report(o: dict, peer_ok: bool) -> None:
         same = o["edges_ratio_peer_over_ours"]
         print(f"     median edges per batch, PyG / ours = {same:.3f} (same seeds)")
     print("   end-to-end loader, batches/s (sampling + 16 node features gathered + PyG Data):")
-    for w in (0, 2):
+    for w in (0, 2, f"0t{n}"):
         ours = o[f"loader_ours_{w}"]
-        line = (
-            f"     {w} workers: ours {_med(ours['rates']):7.2f} (epochs {_epochs(ours['rates'])})"
-        )
-        if not w:
+        name = f"0 workers, {n} threads" if isinstance(w, str) else f"{w} workers"
+        line = f"     {name}: ours {_med(ours['rates']):7.2f} (epochs {_epochs(ours['rates'])})"
+        if not w or isinstance(w, str):
             line += f" [{_med(ours['cpu_rates']):.1f}/CPU-s]"
         peer = o.get(f"loader_peer_{w}")
         if peer:
@@ -96,7 +95,7 @@ def report(o: dict, peer_ok: bool) -> None:
             if not w:
                 line += f" [{_med(peer['cpu_rates']):.1f}/CPU-s]"
             line += f"   ours / PyG {ratio:.2f}x"
-        elif peer_ok:
+        elif peer_ok and not isinstance(w, str):
             line += f"   PyG failed: {o.get(f'loader_peer_{w}_error', '?')}"
         print(line)
     print("   peak memory, MB (ru_maxrss; touched pages of the memory-mapped store count too):")
@@ -104,12 +103,13 @@ def report(o: dict, peer_ok: bool) -> None:
     if "peer_rss" in o:
         sampler += f", PyG {o['peer_rss']['maxrss_mb']:.0f}"
     print(f"     sampler processes: {sampler}")
-    for w in (0, 2):
+    for w in (0, 2, f"0t{n}"):
         parts = []
         for who, name in (("ours", "ours"), ("peer", "PyG")):
             r = o.get(f"loader_{who}_{w}")
             if r:
-                kid = f" + workers {r['children_maxrss_mb']:.0f} each at most" if w else ""
+                kid = f" + workers {r['children_maxrss_mb']:.0f} each at most" if w == 2 else ""
                 parts.append(f"{name} {r['maxrss_mb']:.0f}{kid}")
-        print(f"     loader, {w} workers: " + ", ".join(parts))
+        name = f"0 workers, {n} threads" if isinstance(w, str) else f"{w} workers"
+        print(f"     loader, {name}: " + ", ".join(parts))
     print(f"   ({o['wall_s']:.0f} s for this graph)", flush=True)

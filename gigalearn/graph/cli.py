@@ -139,6 +139,9 @@ def sample_cmd(
     batch_size: int = 1024,
     batches: Annotated[int, typer.Option(help="Stop after this many batches (0 = all).")] = 0,
     workers: int = 0,
+    threads: Annotated[
+        int, typer.Option(help="Batches built at once by threads of this process (0 workers).")
+    ] = 1,
     seed: int = 0,
 ) -> None:
     """Drain a NodeLoader over the store: a quick check of sampling and its throughput."""
@@ -153,6 +156,8 @@ def sample_cmd(
     store = GraphStore(_store_path(run_dir))
     if node_type not in store.node_types:
         raise ConfigError(f"unknown node type '{node_type}' (the store has {store.node_types})")
+    if threads < 1:
+        raise ConfigError(f"--threads {threads}: at least 1")
     try:
         options = KHopOptions(fanout=[int(f) for f in fanout.split(",")])
     except ValueError as exc:
@@ -165,6 +170,7 @@ def sample_cmd(
         shuffle=True,
         seed=seed,
         num_workers=workers,
+        threads=threads,
     )
     total = len(loader) if not batches else min(batches, len(loader))
     edges = nodes = 0

@@ -23,7 +23,7 @@ from gigalearn.graph.sampling.uniform import (
 _NO_TIME = np.empty(0, dtype=np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def relabel_hop(nbrs, offsets, frontier_local, local, count, incoming):
     """Batch-local ids for a hop's sampled neighbours, paired with their frontier node.
 

@@ -1,8 +1,7 @@
 """Numba kernels for one hop of neighbour sampling over a CSR, and batch-local relabelling.
 
-Randomness is counter-based: each frontier node draws from a generator seeded by a hash of
-(batch seed, hop, node id), so the sample does not depend on the order nodes are processed in:
-the thread-parallel kernel returns exactly what the sequential one does.
+The draws (see `draws`) are counter-based, so the thread-parallel kernel returns exactly what
+the sequential one does.
 """
 
 from __future__ import annotations
@@ -10,45 +9,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_TOP53 = np.uint64(11)
+from gigalearn.graph.sampling.draws import (
+    _below,
+    _uniform,
+    floyd_compare,
+    node_state,
+)
+
 NO_TIME = np.iinfo(np.int64).max
-_ZERO = np.uint64(0)
-
-
-@numba.njit(inline="always")
-def _mix(z: np.uint64) -> np.uint64:
-    """splitmix64 finaliser: a well-mixed 64-bit hash."""
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-@numba.njit(inline="always")
-def _next(state: np.uint64) -> tuple[np.uint64, np.uint64]:
-    state = state + _GOLDEN
-    return state, _mix(state)
-
-
-@numba.njit(inline="always")
-def _uniform(state: np.uint64) -> tuple[np.uint64, float]:
-    state, r = _next(state)
-    return state, (r >> _TOP53) * (1.0 / 9007199254740992.0)
-
-
-@numba.njit(inline="always")
-def _below(state: np.uint64, n: np.int64) -> tuple[np.uint64, np.int64]:
-    state, u = _uniform(state)
-    j = np.int64(u * n)
-    return state, min(j, n - 1)
-
-
-@numba.njit(inline="always")
-def node_state(seed: np.uint64, hop: np.int64, node: np.int64) -> np.uint64:
-    """The generator state of one frontier node in one hop of one batch."""
-    return _mix(_mix(seed ^ _mix(np.uint64(hop) + _GOLDEN)) ^ np.uint64(node))
 
 
 @numba.njit(inline="always")
@@ -133,14 +101,9 @@ def _sample_row(state, lo, hi, valid, k, replace, eid, edge_time, limit, weight,
             out[base + i] = _position(lo, hi, eid, edge_time, limit, i)
         return state
     if k <= 64:
-        # Floyd's algorithm: k draws and O(k^2) in-register checks, whatever the degree (one
-        # pass over a hub's row would cost a random draw per neighbour)
-        for i in range(k):
-            state, t = _below(state, valid - k + i + 1)
-            hit = False
-            for q in range(i):
-                hit |= out[base + q] == t
-            out[base + i] = valid - k + i if hit else t
+        # Floyd's algorithm: k draws whatever the degree (one pass over a hub's row would cost
+        # a random draw per neighbour); the same picks as the uniform kernels' bitmap test
+        floyd_compare(state, 0, valid, k, out, base)
     else:
         # large fan-outs: selection sampling (Knuth's algorithm S), one pass over the row
         chosen = 0
@@ -154,24 +117,6 @@ def _sample_row(state, lo, hi, valid, k, replace, eid, edge_time, limit, weight,
     for i in range(k):
         out[base + i] = _position(lo, hi, eid, edge_time, limit, out[base + i])
     return state
-
-
-@numba.njit(inline="always")
-def _floyd_positions(state, lo, deg, k, pos, base):
-    """k distinct CSR positions of a row [lo, lo + deg) without replacement, into pos[base:]
-    (Floyd's algorithm, as `_sample_row` draws it; the whole row when k >= deg)."""
-    if k >= deg:
-        for i in range(deg):
-            pos[base + i] = lo + i
-        return
-    for i in range(k):
-        state, t = _below(state, deg - k + i + 1)
-        # branch-free membership test: whether t was drawn before is hard to predict, and a
-        # fixed compare-all loop vectorises (2x faster on a 20 M-edge graph than the early exit)
-        hit = False
-        for q in range(i):
-            hit |= pos[base + q] == lo + t
-        pos[base + i] = lo + (deg - k + i if hit else t)
 
 
 @numba.njit(inline="always")
@@ -206,8 +151,13 @@ def _draw(
     if weight.shape[0] == 0 and edge_time.shape[0] == 0 and not replace and k <= 64:
         # the common case, specialised: no per-edge checks, and no generator at all for the
         # many rows that are taken whole (same draws as the general path)
-        state = node_state(np.uint64(seed), np.int64(hop), np.int64(u)) if hi - lo > k else _ZERO
-        _floyd_positions(state, lo, hi - lo, k, pos, offsets[i])
+        base = offsets[i]
+        if hi - lo > k:
+            state = node_state(np.uint64(seed), np.int64(hop), np.int64(u))
+            floyd_compare(state, np.int64(lo), hi - lo, k, pos, base)
+        else:
+            for q in range(k):
+                pos[base + q] = lo + q
         return
     limit = NO_TIME if frontier_time.shape[0] == 0 else frontier_time[i]
     valid = _valid_count(lo, hi, eid, edge_time, limit)
@@ -282,7 +232,7 @@ def sample_neighbors_parallel(
     return offsets, nbrs, eids
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def sample_neighbors_serial(
     indptr, indices, eid, frontier, frontier_time, fanout, replace, weight, edge_time, seed, hop
 ):
@@ -318,7 +268,7 @@ def sample_neighbors_serial(
     return offsets, nbrs, eids
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def relabel(nodes: np.ndarray, local: np.ndarray, count: np.int64, added: np.ndarray):
     """Map global ids to batch-local ids, giving unseen nodes the next ids.
 
@@ -358,7 +308,7 @@ def relabel_disjoint(nodes, roots, n_nodes, table, count, added, added_roots):
     return out, count, n_added
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def has_edges(indptr, indices, u, v):
     """Whether each (u[i], v[i]) is an edge, by binary search in u's row (rows sorted by id)."""
     out = np.zeros(u.shape[0], dtype=np.bool_)

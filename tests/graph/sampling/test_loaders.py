@@ -124,3 +124,32 @@ def test_shuffle_is_reproducible(homo):
         return next(iter(loader)).n_id[:16]
 
     assert torch.equal(first(1), first(1)) and not torch.equal(first(1), first(2))
+
+
+def _same_batches(a, b):
+    assert len(a) == len(b) > 1
+    for x, y in zip(a, b, strict=True):
+        assert set(x.keys()) == set(y.keys())
+        for key in x.keys():  # noqa: SIM118  (a PyG batch's attribute names)
+            if isinstance(x[key], torch.Tensor):
+                assert torch.equal(x[key], y[key]), key
+
+
+def test_threads_give_the_batches_one_thread_gives(homo, tiny_store):
+    opts = KHopOptions(fanout=[4, 3])
+    kw = {"options": opts, "batch_size": 30, "shuffle": True, "seed": 3}
+    one = list(NodeLoader(homo, "n", **kw))
+    _same_batches(one, list(NodeLoader(homo, "n", threads=3, **kw)))
+    link_kw = {**kw, "negatives": LinkBatchOptions(num_negatives=5)}
+    one = list(LinkLoader(homo, E, **link_kw))
+    _same_batches(one, list(LinkLoader(homo, E, threads=2, **link_kw)))
+    hetero = {"options": KHopOptions(fanout=[2, 2]), "batch_size": 2}
+    _same_batches(
+        list(NodeLoader(tiny_store, "user", **hetero)),
+        list(NodeLoader(tiny_store, "user", threads=2, **hetero)),
+    )
+
+
+def test_threads_must_be_positive(homo):
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        NodeLoader(homo, "n", threads=0)
