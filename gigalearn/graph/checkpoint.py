@@ -19,12 +19,14 @@ _NAME = re.compile(r"^step-(\d+)\.pt$")
 
 def training_fingerprint(cfg: GraphConfig) -> str:
     """Hash of everything that shapes a model and its training, except the epoch count (so a
-    finished run can be extended), worker counts and logging (which change nothing learned)."""
+    finished run can be extended), worker and thread counts and logging (which change nothing
+    learned)."""
     data = cfg.model_dump(
         mode="json", include={"source", "nodes", "edges", "task", "sampling", "model", "train"}
     )
     data["train"].pop("epochs")
     data["train"].pop("num_workers")
+    data["train"].pop("loader_threads")
     data["train"].pop("tensorboard")
     data["source"].pop("uri")  # the same tables elsewhere are the same data
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -30,11 +30,16 @@ def uses_rpc(cfg: GraphConfig, ranks: Ranks) -> bool:
     return cfg.partition is not None and cfg.partition.sampling == "rpc" and ranks.world > 1
 
 
-def _check(cfg: GraphConfig, workers: int) -> None:
+def _check(cfg: GraphConfig, workers: int, threads: int = 1) -> None:
     if workers > 0:
         raise ConfigError(
             f"partition.sampling: rpc needs train.num_workers: 0 (it is {workers}): the rpc "
             "client lives in the training process, not in DataLoader workers"
+        )
+    if threads > 1:
+        raise ConfigError(
+            f"partition.sampling: rpc needs train.loader_threads: 1 (it is {threads}): the rpc "
+            "sampler asks its peers from one thread"
         )
     if cfg.sampling.temporal:
         raise ConfigError(
@@ -51,6 +56,7 @@ def rank_samplers(
     ranks: Ranks,
     workers: int = 0,
     log: Path | None = None,
+    threads: int = 1,
 ) -> Iterator[SamplerFactory]:
     """The sampler factory for this rank: `KHopSampler` unless `uses_rpc`; then this rank
     serves its parts' rows of `store` until every rank leaves the block. With `log`, rank 0
@@ -58,7 +64,7 @@ def rank_samplers(
     if not uses_rpc(cfg, ranks):
         yield KHopSampler
         return
-    _check(cfg, workers)
+    _check(cfg, workers, threads)
     part = Partition.load(partition_dir(run_root)).by_rank(ranks.world)
     direction = KHopOptions.from_config(cfg.sampling).direction
     start_worker(store, part, ranks.rank, ranks.world, directions=(direction,))

@@ -144,6 +144,9 @@ class TrainConfig(FrozenModel):
     max_steps_per_epoch: int | None = Field(None, ge=1)
     seed: int = 0
     num_workers: int = Field(0, ge=0)
+    loader_threads: int = Field(1, ge=1)
+    """Batches built at once by threads of the training process (with num_workers: 0): the
+    same batches as one thread builds, sooner on several cores (docs/graph-sampling.md)."""
     tensorboard: bool = True
     """Also write losses and validation metrics as TensorBoard events under model/tensorboard
     (when the tensorboard package is installed; skipped silently otherwise)."""

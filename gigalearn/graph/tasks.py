@@ -100,7 +100,7 @@ class LinkTask:
         m = self.cfg.model
         return LinkModel(build_encoder(self.cfg, self.store), build_decoder(m.decoder, m.hidden))
 
-    def loader(self, rows: np.ndarray, seed: int, batch_size: int, workers: int):
+    def loader(self, rows: np.ndarray, seed: int, batch_size: int, workers: int, threads: int = 1):
         return LinkLoader(
             self.store,
             self.target,
@@ -110,6 +110,7 @@ class LinkTask:
             batch_size=batch_size,
             seed=seed,
             num_workers=workers,
+            threads=threads,
         )
 
     def loss(self, model: nn.Module, batch) -> torch.Tensor:
@@ -183,7 +184,7 @@ class NodeTask:
     def build_model(self) -> nn.Module:
         return NodeClassifier(build_encoder(self.cfg, self.store), self.node_type, self.num_classes)
 
-    def loader(self, rows: np.ndarray, seed: int, batch_size: int, workers: int):
+    def loader(self, rows: np.ndarray, seed: int, batch_size: int, workers: int, threads: int = 1):
         return NodeLoader(
             self.store,
             self.node_type,
@@ -192,6 +193,7 @@ class NodeTask:
             batch_size=batch_size,
             seed=seed,
             num_workers=workers,
+            threads=threads,
         )
 
     def loss(self, model: nn.Module, batch) -> torch.Tensor:

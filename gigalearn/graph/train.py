@@ -96,7 +96,9 @@ def train(
     log = open(run.train_log, "a") if ranks.rank == 0 else None  # noqa: SIM115
     board = _tensorboard(cfg, run, ranks.rank)
     progress = Progress(disable=not show_progress or ranks.rank != 0, transient=False)
-    samplers = rank_samplers(cfg, run.root, task.store, ranks, tc.num_workers, run.train_log)
+    samplers = rank_samplers(
+        cfg, run.root, task.store, ranks, tc.num_workers, run.train_log, tc.loader_threads
+    )
     with progress, samplers as task.make_sampler:
         bar = progress.add_task("training", total=(tc.epochs - epoch) * per_epoch - step)
         stopped = lambda: es is not None and bad_epochs >= es.patience  # noqa: E731
@@ -115,6 +117,7 @@ def train(
                 seed=tc.seed * 100_003 + epoch * 1_009 + step,
                 batch_size=tc.batch_size,
                 workers=tc.num_workers,
+                threads=tc.loader_threads,
             )
             tick = time.perf_counter()
             for batch in loader:

@@ -31,6 +31,8 @@ def test_rpc_needs_no_dataloader_workers(planted, tmp_path):
     cfg = _config(write)
     with pytest.raises(ConfigError, match="num_workers: 0"):
         rank_samplers(cfg, tmp_path, None, TWO, workers=2).__enter__()
+    with pytest.raises(ConfigError, match="loader_threads: 1"):
+        rank_samplers(cfg, tmp_path, None, TWO, threads=2).__enter__()
 
 
 def test_rpc_refuses_temporal_sampling(planted, tmp_path):

@@ -113,3 +113,17 @@ def test_early_stopping_stops_and_keeps_the_best_model(planted):
     final = torch.load(run.model / "model.pt", weights_only=False)
     assert best["epoch"] == 1
     assert all(torch.equal(final["model"][k], v) for k, v in best["model"].items())
+
+
+def test_loader_threads_train_the_same_model(planted):
+    """train.loader_threads builds batches in threads: the same batches, so the same losses."""
+    workdir, write = planted
+    losses = []
+    for threads in (1, 3):
+        cfg = load_config(write(train={"epochs": 1, "loader_threads": threads}))
+        run = RunDir.for_config(cfg, workdir / f"runs-{threads}")
+        run_pipeline(cfg, run, stop_after="train")
+        log = [json.loads(x) for x in run.train_log.read_text().splitlines()]
+        losses.append([x["loss"] for x in log if "loss" in x])
+    assert len(losses[0]) > 1
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
