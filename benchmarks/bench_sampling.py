@@ -112,7 +112,13 @@ def _rates(res: list[dict]) -> dict:
     per_batch = [e / t for e, t in zip(edges, times, strict=True)]
     per_cpu = [e / max(t, 1e-9) for e, t in zip(edges, cpu, strict=True)]
     per_round = [sum(r["edges"]) / sum(r["times"]) for r in res]
+    # ours only: each batch (or round, with threads) against a floor gather timed right after
+    paired = [
+        f / t for r in res if r.get("floor_times")
+        for f, t in zip(r["floor_times"], r["times"], strict=True)
+    ]  # fmt: skip
     return {
+        "paired_floor_ratio": statistics.median(paired) if paired else None,
         "median_batch_s": statistics.median(times),
         "median_batch_cpu_s": statistics.median(cpu),
         "median_edges": statistics.median(edges),

@@ -183,6 +183,30 @@ def floor(ours: Ours, threads: int, reads: int, repeats: int) -> dict:
     return {"times": times, "cpu": cpu, "reads": reads, "checksum": int(out[:16].sum())}
 
 
+_PAIRED_RNG = np.random.default_rng(20_000)
+_PAIRED_OUT: list[np.ndarray] = []  # one output buffer, touched once: no page faults timed
+
+
+def paired_floor(ours: Ours, threads: int, reads: int) -> float:
+    """Seconds of one floor gather of `reads` random positions (drawn untimed), timed right
+    after a measurement of ours so that both see the same machine: their ratio, batch by
+    batch, is steadier under a drifting load than a ratio of separate medians."""
+    a = ours.indices
+    pos = _PAIRED_RNG.integers(0, a.shape[0], reads)
+    if not _PAIRED_OUT or _PAIRED_OUT[0].shape[0] < reads:
+        _PAIRED_OUT[:] = [np.zeros(2 * reads, dtype=a.dtype)]
+    out = _PAIRED_OUT[0][:reads]
+    if threads > 1:
+        gather = _numba_gather()
+        ours.numba.set_num_threads(threads)
+        t = time.perf_counter()
+        gather(a, pos, out)
+    else:
+        t = time.perf_counter()
+        np.take(a, pos, out=out)
+    return time.perf_counter() - t
+
+
 # ---- entry points ---------------------------------------------------------------------------
 def serve(
     kind: str, part: str, store_path: str, seeds_path: str, workers: int, threads: int
@@ -222,16 +246,21 @@ def serve(
             t, c = time.perf_counter(), time.process_time()
             edges = impl.sample_all(seeds, cmd["threads"], cmd.get("edge_ids", True))
             t, c = time.perf_counter() - t, time.process_time() - c
-            _emit({"times": [t / len(seeds)] * len(seeds), "cpu": [c / len(seeds)] * len(seeds),
-                   "edges": edges})  # fmt: skip
+            # the paired floor: as many reads as the round sampled, with the same threads
+            f = paired_floor(impl, cmd["threads"], sum(edges))
+            n = len(seeds)
+            _emit({"times": [t / n] * n, "cpu": [c / n] * n, "edges": edges,
+                   "floor_times": [f / n] * n})  # fmt: skip
         elif op == "sample":
-            times, cpu, edges = [], [], []
+            times, cpu, edges, floor_times = [], [], [], []
             for b in range(len(seeds)):
                 t, c = time.perf_counter(), time.process_time()
                 edges.append(run(seeds[b], cmd["threads"], b, cmd.get("edge_ids", True)))
                 times.append(time.perf_counter() - t)
                 cpu.append(time.process_time() - c)
-            _emit({"times": times, "cpu": cpu, "edges": edges})
+                if kind == "ours":  # the paired floor: as many reads, right after the batch
+                    floor_times.append(paired_floor(impl, 1, edges[-1]))
+            _emit({"times": times, "cpu": cpu, "edges": edges, "floor_times": floor_times})
         elif op == "floor":
             _emit(floor(impl, cmd["threads"], cmd["reads"], cmd["repeats"]))
         elif op == "epoch":

@@ -60,6 +60,9 @@ def report(o: dict, peer_ok: bool) -> None:
         wall = ours["edges_per_s"] / floor["reads_per_s"]
         cpu = ours["edges_per_cpu_s"] / floor["reads_per_cpu_s"]
         line = f"     {label:10s} ours / floor = {wall:6.1%} [{cpu:6.1%}] (target >= 50%)"
+        paired = ours.get("paired_floor_ratio")
+        if paired is not None:
+            line += f" paired {paired:6.1%}"
         if "peer" + tag in o:
             peer = o["peer" + tag]
             wall = ours["edges_per_s"] / peer["edges_per_s"]
@@ -71,6 +74,11 @@ def report(o: dict, peer_ok: bool) -> None:
         f"     1 thread, without edge ids: ours / floor = "
         f"{bare['edges_per_s'] / floor['reads_per_s']:6.1%} "
         f"[{bare['edges_per_cpu_s'] / floor['reads_per_cpu_s']:6.1%}]"
+        + (f" paired {bare['paired_floor_ratio']:6.1%}" if bare.get("paired_floor_ratio") else "")
+    )
+    print(
+        "     (paired: the median over batches of floor time / ours time, the floor gather timed"
+        " right after each batch)"
     )
     scale = o["oursN"]["edges_per_s"] / o["ours1"]["edges_per_s"]
     print(f"     ours {n} threads / ours 1 thread = {scale:.2f}x", end="")

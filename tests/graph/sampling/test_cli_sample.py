@@ -22,6 +22,12 @@ def test_sample_command_drains_a_loader(tiny_cfg, tmp_path):
         timeout=300,
     )
     assert res.returncode == 2 and "--fanout '2,0'" in res.stderr
+    threaded = [*cmd, "--node-type", "user", "--batch-size", "1", "--fanout", "2,2"]
+    res = subprocess.run([*threaded, "--threads", "2"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "4 batches of 1 seeds" in res.stdout
+    res = subprocess.run([*threaded, "--threads", "0"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "--threads 0" in res.stderr
 
 
 def test_presample_command_writes_shards(tiny_cfg, tmp_path):
