@@ -50,20 +50,25 @@ def _grow(a: np.ndarray, need: np.int64) -> np.ndarray:
 
 
 @numba.njit(inline="always")
+def _local_id(v, local, nodes, count):
+    """(v's batch-local id, new count): an unseen v gets the next id and is appended to
+    `nodes`. Branch-free, as in hop.relabel_hop: whether v is new is hard to predict."""
+    lv = np.int64(local[v])
+    new = lv < 0
+    lv = count if new else lv
+    local[v] = lv
+    nodes[count] = v
+    return lv, count + new
+
+
+@numba.njit(inline="always")
 def _relabel_hop(nbrs, local, count, nodes, src, e0):
     """Local ids of a hop's neighbours into src[e0:]; unseen nodes are appended to `nodes`."""
     total = nbrs.shape[0]
     for j in range(total):
         if j + RELABEL_AHEAD < total:
             prefetch(local, nbrs[j + RELABEL_AHEAD])
-        v = nbrs[j]
-        lv = np.int64(local[v])
-        new = lv < 0  # branch-free, as in hop.relabel_hop
-        lv = count if new else lv
-        local[v] = lv
-        nodes[count] = v
-        count += new
-        src[e0 + j] = lv
+        src[e0 + j], count = _local_id(nbrs[j], local, nodes, count)
     return count
 
 
@@ -75,13 +80,7 @@ def _gather_relabel_row(i, indices, eid, offsets, pos, local, count, nodes, src,
         v = indices[p]
         if eid.shape[0] > 0:
             pos[q] = eid[p]
-        lv = np.int64(local[v])
-        new = lv < 0
-        lv = count if new else lv
-        local[v] = lv
-        nodes[count] = v
-        count += new
-        src[e0 + q] = lv
+        src[e0 + q], count = _local_id(v, local, nodes, count)
     return count
 
 
