@@ -38,3 +38,4 @@ bench: venv
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
+	find gigalearn -name '*.nbi' -delete -o -name '*.nbc' -delete  # numba's compiled kernels

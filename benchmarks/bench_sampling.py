@@ -209,10 +209,9 @@ def bench_graph(
     # -- end-to-end loaders: ours and PyG alive at once, epochs alternating --
     print(f"   measuring loaders ({args.epochs} epochs x {args.loader_batches} batches) ...",
           flush=True)  # fmt: skip
-    for workers, threads in ((0, 1), (2, 1), (0, cores)):
-        tag = f"{workers}" if threads == 1 else f"{workers}t{threads}"
+    for workers, threads, tag in ((0, 1, "0"), (2, 1, "2"), (0, cores, f"0t{cores}")):
         loaders = {"ours": (sys.executable, f"{label}-ours.log")}
-        if peer_ok and "peer_error" not in out and threads == 1:
+        if peer_ok and "peer_error" not in out and not tag.startswith("0t"):
             loaders["peer"] = (args.peer_python, f"{label}-peer.log")
         live = {}
         for who, (python, log) in loaders.items():

@@ -194,7 +194,8 @@ def paired_floor(ours: Ours, threads: int, reads: int) -> float:
     a = ours.indices
     pos = _PAIRED_RNG.integers(0, a.shape[0], reads)
     if not _PAIRED_OUT or _PAIRED_OUT[0].shape[0] < reads:
-        _PAIRED_OUT[:] = [np.zeros(2 * reads, dtype=a.dtype)]
+        _PAIRED_OUT[:] = [np.empty(2 * reads, dtype=a.dtype)]
+        _PAIRED_OUT[0].fill(0)  # touched now (np.zeros may hand out untouched zero pages)
     out = _PAIRED_OUT[0][:reads]
     if threads > 1:
         gather = _numba_gather()

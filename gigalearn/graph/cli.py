@@ -158,6 +158,8 @@ def sample_cmd(
         raise ConfigError(f"unknown node type '{node_type}' (the store has {store.node_types})")
     if threads < 1:
         raise ConfigError(f"--threads {threads}: at least 1")
+    if threads > 1 and workers > 0:
+        raise ConfigError(f"--threads {threads} with --workers {workers}: choose one")
     try:
         options = KHopOptions(fanout=[int(f) for f in fanout.split(",")])
     except ValueError as exc:

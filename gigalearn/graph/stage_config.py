@@ -151,6 +151,17 @@ class TrainConfig(FrozenModel):
     """Also write losses and validation metrics as TensorBoard events under model/tensorboard
     (when the tensorboard package is installed; skipped silently otherwise)."""
 
+    @model_validator(mode="after")
+    def _workers_or_threads(self) -> TrainConfig:
+        if self.loader_threads > 1 and self.num_workers > 0:
+            raise LocatedError(
+                ("loader_threads",),
+                f"loader_threads: {self.loader_threads} with num_workers: {self.num_workers}: "
+                "batches are built either by worker processes or by threads; set one of them to "
+                "its default (num_workers: 0 or loader_threads: 1)",
+            )
+        return self
+
 
 class InferConfig(FrozenModel):
     write_back: str | None = None

@@ -183,3 +183,29 @@ def test_decoder_errors_name_file_and_line(tmp_path):
         load({"decoder": "cosine", "normalize": False})
     assert load({"decoder": "cosine"}, {"search": "faiss"}).model.decoder == "cosine"
     assert load({"decoder": "hadamard_mlp", "normalize": False}).model.decoder == "hadamard_mlp"
+
+
+def test_loader_threads_and_workers_are_one_or_the_other(tmp_path):
+    import yaml
+
+    from gigalearn.graph.config import load_config
+
+    def load(train):
+        data = {
+            "name": "t",
+            "nodes": {"user": {"table": "u", "id": "id"}, "movie": {"table": "m", "id": "id"}},
+            "edges": [{"type": ["user", "rated", "movie"], "table": "r", "src": "u", "dst": "m"}],
+            "train": train,
+        }
+        path = tmp_path / "task.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return load_config(path)
+
+    assert load({"loader_threads": 2}).train.loader_threads == 2
+    assert load({"num_workers": 2}).train.num_workers == 2
+    with pytest.raises(
+        ConfigError, match=r"task\.yaml:\d+: train\.loader_threads: .*with num_workers: 2"
+    ):
+        load({"loader_threads": 2, "num_workers": 2})
+    with pytest.raises(ConfigError, match=r"train\.loader_threads"):
+        load({"loader_threads": 0})

@@ -13,6 +13,12 @@ before, in which case the top of the range is kept instead. Two things make it c
 - the "drawn before?" test reads a bitmap of the row's offsets (rows of up to `BITMAP_ROW`
   neighbours) instead of comparing with every earlier pick: measured on MovieLens-1M, the
   compare loop was a third of a whole k-hop sample.
+
+Rows of more than 2**32 neighbours draw from a 53-bit float instead (bias below deg / 2**53).
+
+These functions are inlined into the cached kernels of `kernels`, `uniform` and `fused`, and
+numba's on-disk cache does not notice a change in another file: after editing this one, clear
+the caches (`make clean`) or every path may not draw the same picks any more.
 """
 
 from __future__ import annotations

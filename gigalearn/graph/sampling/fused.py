@@ -34,18 +34,20 @@ MAX_FANOUT = 64  # the uniform kernels' Floyd path; larger fan-outs take the gen
 FUSED_MAX_FRONTIER = 16384  # nodes: with threads on, larger possible frontiers go per hop
 # Node types of up to this many nodes (a 512 KB int32 scratch, which stays in L2) relabel each
 # row as it is gathered: one pass less. Larger scratches are relabelled in a pass of their own,
-# prefetched ahead, since a fused loop would wait on each slot's miss (measured: 2x slower on a
-# 1 M-node graph, 10% faster on MovieLens-1M's 9,923 nodes).
+# prefetched ahead, since a fused loop would wait on each slot's miss (measured: 1.4x slower on
+# a 1 M-node graph, 8% faster on MovieLens-1M's 9,923 nodes).
 FUSE_RELABEL_MAX_NODES = 1 << 17
 
 
 @numba.njit(inline="always")
-def _grow(a: np.ndarray, need: np.int64) -> np.ndarray:
-    """`a`, or a copy at least twice as long when `need` entries do not fit."""
+def _grow(a: np.ndarray, need: np.int64, used: np.int64 = -1) -> np.ndarray:
+    """`a`, or a copy at least twice as long when `need` entries do not fit (of `a`, only the
+    first `used` entries are copied when given: the rest was never written)."""
     if need <= a.shape[0]:
         return a
     b = np.empty(max(need, 2 * a.shape[0]), dtype=a.dtype)
-    b[: a.shape[0]] = a
+    keep = a.shape[0] if used < 0 else used
+    b[:keep] = a[:keep]
     return b
 
 
@@ -134,7 +136,8 @@ def _khop(indptr, indices, eid, seeds, fanouts, seed, local, nodes, buf, ids, of
             e = hop_offsets[n]
             end = e_total + e
             nodes, nbrs = _grow(nodes, count + e), _grow(nbrs, e)
-            buf, ids = _grow(buf, 2 * end), _grow(ids, end)  # buf: room for the owners too
+            # buf: room for the owners too
+            buf, ids = _grow(buf, 2 * end, e_total), _grow(ids, end, e_total)
             frontier = nodes[f_start:count]  # nodes may have moved
             # draw into ids (CSR positions, then edge ids), as uniform_hop_serial does
             before = count
@@ -164,6 +167,12 @@ def _write_owners(out, hop_nodes, hop_edges, offsets):
         f_start += n
         e0 += hop_edges[h]
         o_base += n + 1
+
+
+@numba.njit(inline="always")
+def _fit(a: np.ndarray, n: np.int64) -> np.ndarray:
+    """a[:n], copied into an array of its own when that would leave much of `a` unused."""
+    return a[:n] if 4 * n >= 3 * a.shape[0] else a[:n].copy()
 
 
 @numba.njit(inline="always")
@@ -211,8 +220,9 @@ def sample_uniform_khop(indptr, indices, eid, seeds, fanouts, seed, local, incom
         else:
             buf[e : 2 * e] = buf[:e]
             _write_owners(buf[:e], hop_nodes, hop_edges, offsets)
-    edge_index = buf[: 2 * e].reshape((2, e))
-    out_ids = ids[:e] if with_ids else ids[:0].copy()
+    # the arrays returned keep their buffers alive: no more than a quarter of them unused
+    edge_index = _fit(buf, 2 * e).reshape((2, e))
+    out_ids = _fit(ids, e) if with_ids else ids[:0].copy()
     return nodes[:count].copy(), edge_index, out_ids, hop_nodes, hop_edges, (
         nodes, pos, offsets, nbrs, sizes,
     )  # fmt: skip

@@ -35,9 +35,16 @@ class _ThreadedLoader(DataLoader):
 
     threads: int = 1
 
-    def _set_threads(self, threads: int) -> None:
+    def _set_threads(self, threads: int, loader_kwargs: dict) -> None:
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
+        if threads > 1 and loader_kwargs.get("num_workers", 0) > 0:
+            raise ValueError(
+                f"threads={threads} with num_workers={loader_kwargs['num_workers']}: batches are "
+                "built either by worker processes or by threads of this process; choose one"
+            )
+        if threads > 1 and loader_kwargs.get("pin_memory"):
+            raise ValueError("threads > 1 does not pin memory: use num_workers for pin_memory")
         self.threads = threads
 
     def __iter__(self) -> Iterator:
@@ -50,7 +57,8 @@ class _ThreadedLoader(DataLoader):
         # draws from `generator` exactly as it does without threads
         indices = super().__iter__()
         ahead = 2 * self.threads  # batches in flight: enough to keep every thread busy
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="gigalearn-loader") as pool:
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="gigalearn-loader")
+        try:
             pending: deque = deque()
             while True:
                 try:
@@ -63,6 +71,10 @@ class _ThreadedLoader(DataLoader):
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+        finally:
+            # a consumer that stops early (or a batch that failed) does not wait for the
+            # batches still queued
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class NodeLoader(_ThreadedLoader):
@@ -85,7 +97,7 @@ class NodeLoader(_ThreadedLoader):
         threads: int = 1,
         **loader_kwargs,
     ) -> None:
-        self._set_threads(threads)
+        self._set_threads(threads, loader_kwargs)
         self.store, self.node_type, self.seed = store, node_type, seed
         # a given sampler (e.g. one that asks other hosts over rpc) replaces `options`
         self.graph_sampler = sampler or KHopSampler(store, options)
@@ -146,7 +158,7 @@ class LinkLoader(_ThreadedLoader):
         threads: int = 1,
         **loader_kwargs,
     ) -> None:
-        self._set_threads(threads)
+        self._set_threads(threads, loader_kwargs)
         self.store, self.edge_type, self.seed = store, tuple(edge_type), seed
         self.negatives = negatives or LinkBatchOptions()
         src, dst = store.edge_index(self.edge_type) if edges is None else edges

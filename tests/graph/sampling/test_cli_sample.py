@@ -28,6 +28,9 @@ def test_sample_command_drains_a_loader(tiny_cfg, tmp_path):
     assert "4 batches of 1 seeds" in res.stdout
     res = subprocess.run([*threaded, "--threads", "0"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "--threads 0" in res.stderr
+    both = [*threaded, "--threads", "2", "--workers", "2"]
+    res = subprocess.run(both, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "choose one" in res.stderr
 
 
 def test_presample_command_writes_shards(tiny_cfg, tmp_path):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from gigalearn.graph.sampling import khop
 from gigalearn.graph.sampling.khop import KHopOptions, KHopSampler
 
 from ..conftest import make_store
@@ -177,7 +178,33 @@ def test_threads_sample_at_once_as_one_thread_does(random_store):
             np.testing.assert_array_equal(a.edge_index[E], b.edge_index[E])
             np.testing.assert_array_equal(a.node_ids["n"], b.node_ids["n"])
         copy = pickle.loads(pickle.dumps(smp))  # e.g. into a spawned DataLoader worker
-        np.testing.assert_array_equal(
-            copy.sample("n", seeds[0]).edge_index[E],
-            want[0].edge_index[E] if False else smp.sample("n", seeds[0]).edge_index[E],
-        )
+        again = copy.sample("n", seeds[0], seed=0)
+        np.testing.assert_array_equal(again.edge_index[E], want[0].edge_index[E])
+
+
+def test_numba_threads_only_in_the_main_thread(random_store, monkeypatch):
+    """numba's workqueue layer cannot run two parallel regions at once: a sampler used from
+    other threads (a loader's `threads`) draws serially there, threaded in the main thread."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gigalearn.graph.sampling import hop
+
+    monkeypatch.setattr(khop, "_PARALLEL_MIN", 0)
+    calls = []
+    real = hop.uniform_hop_parallel
+
+    def spy(*args):
+        calls.append(threading.current_thread() is threading.main_thread())
+        return real(*args)
+
+    monkeypatch.setattr(hop, "uniform_hop_parallel", spy)
+    smp = KHopSampler(random_store, KHopOptions(fanout=[6, 4], parallel=True))
+    smp._fused = None  # the per-hop path, whose hops may be threaded
+    want = smp.sample("n", np.arange(40), seed=1)
+    assert calls and all(calls)  # the main thread threads its hops
+    calls.clear()
+    with ThreadPoolExecutor(2) as pool:
+        got = pool.submit(smp.sample, "n", np.arange(40), 1).result()
+    assert not calls  # a pool thread does not
+    np.testing.assert_array_equal(got.edge_index[E], want.edge_index[E])

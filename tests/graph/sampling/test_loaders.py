@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -135,11 +137,26 @@ def _same_batches(a, b):
                 assert torch.equal(x[key], y[key]), key
 
 
+def _collated_in(loader) -> list[str]:
+    """Make `loader` note the name of each thread that builds one of its batches."""
+    names, collate = [], loader.collate_fn
+
+    def noting(items):
+        names.append(threading.current_thread().name)
+        return collate(items)
+
+    loader.collate_fn = noting
+    return names
+
+
 def test_threads_give_the_batches_one_thread_gives(homo, tiny_store):
     opts = KHopOptions(fanout=[4, 3])
     kw = {"options": opts, "batch_size": 30, "shuffle": True, "seed": 3}
     one = list(NodeLoader(homo, "n", **kw))
-    _same_batches(one, list(NodeLoader(homo, "n", threads=3, **kw)))
+    threaded = NodeLoader(homo, "n", threads=3, **kw)
+    names = _collated_in(threaded)
+    _same_batches(one, list(threaded))
+    assert len(names) == len(one) and all(n.startswith("gigalearn-loader") for n in names)
     link_kw = {**kw, "negatives": LinkBatchOptions(num_negatives=5)}
     one = list(LinkLoader(homo, E, **link_kw))
     _same_batches(one, list(LinkLoader(homo, E, threads=2, **link_kw)))
@@ -150,6 +167,18 @@ def test_threads_give_the_batches_one_thread_gives(homo, tiny_store):
     )
 
 
-def test_threads_must_be_positive(homo):
+def test_threads_must_be_positive_and_alone(homo):
     with pytest.raises(ValueError, match="threads must be >= 1"):
         NodeLoader(homo, "n", threads=0)
+    with pytest.raises(ValueError, match="choose one"):
+        NodeLoader(homo, "n", threads=2, num_workers=2)
+    with pytest.raises(ValueError, match="pin_memory"):
+        LinkLoader(homo, E, threads=2, pin_memory=True)
+
+
+def test_a_consumer_that_stops_early_leaves_the_rest_unbuilt(homo):
+    loader = NodeLoader(homo, "n", options=KHopOptions(fanout=[3]), batch_size=5, threads=2)
+    names = _collated_in(loader)
+    for _ in loader:
+        break
+    assert len(loader) == 40 and len(names) <= 4 + 2  # the batches queued then, at most
