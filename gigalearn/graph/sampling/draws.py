@@ -90,17 +90,22 @@ def bounded32(x: np.uint64, n: np.uint64, state: np.uint64, i: np.int64) -> np.i
 
 
 @numba.njit(inline="always")
+def _bits32(state: np.uint64, i: np.int64, r: np.uint64):
+    """32 random bits for a row's i-th draw, and the hash they came from: draws 2p and 2p + 1
+    share the hash of counter p + 1 (pass back the `r` returned for the previous draw)."""
+    if i & 1 == 0:
+        r = _mix(state + np.uint64((i >> 1) + 1) * _GOLDEN)
+        return r & _LOW32, r
+    return r >> _32, r
+
+
+@numba.njit(inline="always")
 def floyd_draw(state: np.uint64, i: np.int64, n: np.int64, r: np.uint64):
-    """Floyd's i-th draw of a row, uniform in [0, n): (value, hash). Draws 2p and 2p + 1 share
-    the hash of counter p + 1 (pass back the `r` this returned for the previous draw)."""
+    """Floyd's i-th draw of a row, uniform in [0, n): (value, hash) (see `_bits32`)."""
     if n > np.int64(_LOW32):  # a row of more than 4e9 neighbours: a 53-bit float draw
         _, t = _below(state + np.uint64(i + 1) * _GOLDEN, n)
         return t, r
-    if i & 1 == 0:
-        r = _mix(state + np.uint64((i >> 1) + 1) * _GOLDEN)
-        x = r & _LOW32
-    else:
-        x = r >> _32
+    x, r = _bits32(state, i, r)
     return bounded32(x, np.uint64(n), state, i), r
 
 
@@ -135,11 +140,8 @@ def floyd_offsets(state, lo, deg, k, out, base, bits):
     suspect = False
     for i in range(k):
         n = np.uint64(deg - k + i + 1)
-        if i & 1 == 0:
-            r = _mix(state + np.uint64((i >> 1) + 1) * _GOLDEN)
-            m = (r & _LOW32) * n
-        else:
-            m = (r >> _32) * n
+        x, r = _bits32(state, i, r)
+        m = x * n  # bounded32 without its rejection step
         suspect |= (m & _LOW32) < n
         t = np.int64(m >> _32)
         seen = (bits[t >> 6] >> np.uint64(t & 63)) & _ONE
@@ -150,17 +152,6 @@ def floyd_offsets(state, lo, deg, k, out, base, bits):
         bits[(out[base + i] - lo) >> 6] = 0
     if suspect:
         floyd_compare(state, lo, deg, k, out, base)
-
-
-@numba.njit(inline="always")
-def floyd_positions(state, lo, deg, k, pos, base, bits):
-    """k distinct CSR positions of a row [lo, lo + deg) into pos[base:] (the whole row when
-    k >= deg)."""
-    if k >= deg:
-        for i in range(deg):
-            pos[base + i] = lo + i
-        return
-    floyd_offsets(state, lo, deg, k, pos, base, bits)
 
 
 @numba.njit(cache=True)

@@ -20,7 +20,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from gigalearn.graph.sampling.draws import floyd_positions, new_bitmap, node_state
+from gigalearn.graph.sampling.draws import floyd_offsets, new_bitmap, node_state
 
 _INDPTR_AHEAD = 16  # rows: prefetch distance of the extent pass
 _LAG = 4  # rows: how far the gather trails the draws (and their prefetches)
@@ -79,7 +79,7 @@ def _draw_row(i, indptr, indices, eid, frontier, seed, hop, offsets, pos, bits):
                 prefetch(eid, lo + q)
         return
     state = node_state(seed, hop, np.int64(u))
-    floyd_positions(state, lo, deg, k, pos, base, bits)
+    floyd_offsets(state, lo, deg, k, pos, base, bits)
     for q in range(base, base + k):
         prefetch(indices, pos[q])
         if eid.shape[0] > 0:
